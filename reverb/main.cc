@@ -1,0 +1,131 @@
+// reverb: aggregates BACKBEAT StatusClaims into one BarReport per bar.
+#include <signal.h>
+
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "reverb/server.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
+
+ABSL_FLAG(std::string, nats_url, "nats://127.0.0.1:4222",
+          "NATS server URL(s), comma separated");
+ABSL_FLAG(std::string, cluster_id, "local",
+          "BACKBEAT cluster id; part of the default subjects");
+ABSL_FLAG(std::string, beat_subject, "",
+          "BeatFrame subject (default backbeat.<cluster_id>.beat)");
+ABSL_FLAG(std::string, status_subject, "",
+          "StatusClaim subject (default backbeat.<cluster_id>.status); "
+          "<subject>.> is subscribed too");
+ABSL_FLAG(std::string, bar_subject, "",
+          "BarReport subject (default backbeat.<cluster_id>.bar)");
+ABSL_FLAG(std::string, grace, "auto",
+          "how long a bar stays open after its boundary, e.g. 500ms; "
+          "auto: a quarter beat, at most 2s");
+ABSL_FLAG(int, ingest_threads, 2, "threads parsing and aggregating claims");
+ABSL_FLAG(int, max_message_bytes, 4096, "larger messages are rejected");
+ABSL_FLAG(std::string, dead_letter_subject, "",
+          "if set, rejected messages are republished here with the reason "
+          "in headers");
+ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9464",
+          "host:port for /metrics, /healthz and /readyz (port 0: any)");
+ABSL_FLAG(double, tempo_drift_share, 0.05,
+          "tempo drift beyond this share of the bar is an issue");
+ABSL_FLAG(int, hold_beats, 2,
+          "claims up to this many beats ahead of Pulse are held");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error");
+
+namespace {
+
+using backbeat::reverb::Server;
+using backbeat::reverb::ServerOptions;
+
+absl::StatusOr<ServerOptions> OptionsFromFlags() {
+  ServerOptions o;
+  o.nats_url = absl::GetFlag(FLAGS_nats_url);
+  o.engine.cluster_id = absl::GetFlag(FLAGS_cluster_id);
+  o.beat_subject = absl::GetFlag(FLAGS_beat_subject);
+  o.status_subject = absl::GetFlag(FLAGS_status_subject);
+  o.bar_subject = absl::GetFlag(FLAGS_bar_subject);
+  o.dead_letter_subject = absl::GetFlag(FLAGS_dead_letter_subject);
+  o.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  o.ingest_threads = absl::GetFlag(FLAGS_ingest_threads);
+  o.limits.max_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  o.engine.tempo_drift_share = absl::GetFlag(FLAGS_tempo_drift_share);
+  o.engine.hold_beats = absl::GetFlag(FLAGS_hold_beats);
+  std::string grace = absl::GetFlag(FLAGS_grace);
+  if (grace != "auto") {
+    absl::Duration d;
+    if (!absl::ParseDuration(grace, &d)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("grace: not a duration: ", grace));
+    }
+    o.engine.grace = d;
+  }
+  if (absl::GetFlag(FLAGS_max_message_bytes) < 0) {
+    return absl::InvalidArgumentError("max_message_bytes must be positive");
+  }
+  return backbeat::reverb::ResolveOptions(std::move(o));
+}
+
+void SetUpLogging() {
+  auto logger = spdlog::stderr_logger_mt("reverb");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ reverb: %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+}
+
+void LogConfiguration(const ServerOptions& o) {
+  spdlog::info(
+      "start: cluster={} nats={} beat={} status={} bar={} grace={} "
+      "ingest_threads={} max_message_bytes={} dead_letter={} metrics={} "
+      "tempo_drift_share={} hold_beats={}",
+      o.engine.cluster_id, o.nats_url, o.beat_subject, o.status_subject,
+      o.bar_subject,
+      o.engine.grace ? absl::FormatDuration(*o.engine.grace) : "auto",
+      o.ingest_threads, o.limits.max_bytes,
+      o.dead_letter_subject.empty() ? "off" : o.dead_letter_subject,
+      o.metrics_address, o.engine.tempo_drift_share, o.engine.hold_beats);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "aggregates BACKBEAT StatusClaims into one BarReport per bar.\n"
+      "  reverb --nats_url=nats://127.0.0.1:4222 --cluster_id=local");
+  absl::ParseCommandLine(argc, argv);
+  SetUpLogging();
+
+  absl::StatusOr<ServerOptions> options = OptionsFromFlags();
+  if (!options.ok()) {
+    fprintf(stderr, "reverb: %s\n",
+            std::string(options.status().message()).c_str());
+    return 2;
+  }
+  LogConfiguration(*options);
+
+  // Every thread inherits this mask; the main thread waits for the signal.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(*options);
+  if (!server.ok()) {
+    spdlog::error("start: {}", server.status().ToString());
+    return 1;
+  }
+  int received = 0;
+  sigwait(&signals, &received);
+  spdlog::info("shutdown: {} received", strsignal(received));
+  (*server)->Shutdown();
+  return 0;
+}

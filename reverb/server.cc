@@ -1,0 +1,602 @@
+#include "reverb/server.h"
+
+#include <nats/nats.h>
+
+#include <atomic>
+#include <cmath>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "common/nats_status.h"
+#include "reverb/log_limiter.h"
+#include "reverb/metrics.h"
+#include "spdlog/spdlog.h"
+
+namespace backbeat::reverb {
+namespace {
+
+constexpr Nanos kSecond = 1'000'000'000;
+constexpr Nanos kCloserTick =
+    100'000'000;  // Drop counters are read this often.
+constexpr int64_t kDrainMillis = 2000;
+constexpr size_t kMaxHeaderValue = 256;
+
+// Header values may not carry line breaks or other control characters.
+std::string HeaderValue(absl::string_view text) {
+  std::string out(text.substr(0, kMaxHeaderValue));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      c = '?';
+    }
+  }
+  return out;
+}
+
+const char* BeatAdvice(BeatOutcome outcome) {
+  switch (outcome) {
+    case BeatOutcome::kNoBar:
+      return "bar started before reverb saw its downbeat; not reported";
+    case BeatOutcome::kWrongCluster:
+      return "frame names another cluster; ignored";
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+// One subscription and the engine shard its callback thread owns.
+struct Subscription {
+  struct Server::State* state = nullptr;
+  int shard = -1;  // -1: the BeatFrame subscription.
+  std::string subject;
+  natsSubscription* sub = nullptr;
+};
+
+struct Server::State {
+  ServerOptions options;
+  const Clock* clock = nullptr;
+  MonotonicClock default_clock;
+  Engine engine;
+  Metrics metrics;
+
+  natsOptions* nats_options = nullptr;
+  natsConnection* conn = nullptr;
+  std::vector<std::unique_ptr<Subscription>> subs;
+
+  std::atomic<bool> accepting{true};
+  std::atomic<int> in_flight{0};
+  LogLimiter invalid_claim_log{5 * kSecond};
+  LogLimiter invalid_beat_log{5 * kSecond};
+  LogLimiter beat_log{5 * kSecond};
+  LogLimiter slow_consumer_log{5 * kSecond};
+
+  absl::Mutex mu;
+  bool stopping ABSL_GUARDED_BY(mu) = false;
+  bool woken ABSL_GUARDED_BY(mu) = false;
+  std::thread closer;
+  bool shut_down = false;
+
+  explicit State(ServerOptions opts)
+      : options(std::move(opts)),
+        engine(options.engine),
+        metrics(options.engine.cluster_id) {}
+
+  Nanos Now() const { return clock->Now(); }
+
+  void WakeCloser() {
+    absl::MutexLock lock(&mu);
+    woken = true;
+  }
+
+  // Message path.
+  void OnBeatMessage(natsMsg* msg);
+  void OnClaimMessage(int shard, natsMsg* msg);
+  void Reject(natsMsg* msg, const char* reason, absl::string_view error);
+
+  // Bar-closer.
+  void CloserLoop();
+  void WaitForWork();
+  void PublishBars(std::vector<ClosedBar> bars);
+  void Publish(const ClosedBar& bar);
+  void UpdateDropped();
+
+  // Lifecycle.
+  absl::Status Connect();
+  absl::Status Subscribe();
+  absl::Status SubscribeOne(const std::string& subject, int shard,
+                            const std::string& queue);
+  void Drain();
+};
+
+// --- cnats callbacks -------------------------------------------------------
+
+namespace {
+
+// Counts a callback in flight so that Shutdown can wait for it.
+class InFlight {
+ public:
+  explicit InFlight(std::atomic<int>* count) : count_(count) {
+    count_->fetch_add(1, std::memory_order_acq_rel);
+  }
+  ~InFlight() { count_->fetch_sub(1, std::memory_order_acq_rel); }
+
+ private:
+  std::atomic<int>* count_;
+};
+
+void OnMessage(natsConnection*, natsSubscription*, natsMsg* msg,
+               void* closure) {
+  auto* sub = static_cast<Subscription*>(closure);
+  Server::State* state = sub->state;
+  InFlight guard(&state->in_flight);
+  if (!state->accepting.load(std::memory_order_acquire)) {
+    natsMsg_Destroy(msg);
+    return;
+  }
+  if (sub->shard < 0) {
+    state->OnBeatMessage(msg);
+  } else {
+    state->OnClaimMessage(sub->shard, msg);
+  }
+  natsMsg_Destroy(msg);
+}
+
+void OnDisconnected(natsConnection*, void* closure) {
+  auto* state = static_cast<Server::State*>(closure);
+  state->engine.OnTransportEvent(TransportEvent::kDisconnected, state->Now());
+  state->metrics.SetConnected(false);
+  spdlog::warn("nats: disconnected from {}; reconnecting",
+               state->options.nats_url);
+}
+
+void OnReconnected(natsConnection* nc, void* closure) {
+  auto* state = static_cast<Server::State*>(closure);
+  state->engine.OnTransportEvent(TransportEvent::kReconnected, state->Now());
+  state->metrics.SetConnected(true);
+  state->metrics.CountReconnect();
+  char url[256] = "";
+  natsConnection_GetConnectedUrl(nc, url, sizeof(url));
+  spdlog::info("nats: reconnected to {}", url);
+}
+
+void OnConnected(natsConnection* nc, void* closure) {
+  auto* state = static_cast<Server::State*>(closure);
+  state->metrics.SetConnected(true);
+  char url[256] = "";
+  natsConnection_GetConnectedUrl(nc, url, sizeof(url));
+  spdlog::info("nats: connected to {}", url);
+}
+
+void OnClosed(natsConnection*, void* closure) {
+  auto* state = static_cast<Server::State*>(closure);
+  state->metrics.SetConnected(false);
+  spdlog::info("nats: connection closed");
+}
+
+void OnAsyncError(natsConnection*, natsSubscription* sub, natsStatus err,
+                  void* closure) {
+  auto* state = static_cast<Server::State*>(closure);
+  int64_t suppressed = 0;
+  if (!state->slow_consumer_log.Allow(state->Now(), &suppressed)) {
+    return;
+  }
+  if (err == NATS_SLOW_CONSUMER) {
+    spdlog::warn(
+        "nats: slow consumer on {}: the client is dropping messages "
+        "(counted in reverb_nats_dropped_messages_total)",
+        sub != nullptr ? natsSubscription_GetSubject(sub) : "?");
+  } else {
+    spdlog::warn("nats: asynchronous error: {}", natsStatus_GetText(err));
+  }
+}
+
+}  // namespace
+
+// --- message path ----------------------------------------------------------
+
+void Server::State::OnBeatMessage(natsMsg* msg) {
+  Nanos arrival = Now();
+  absl::string_view bytes(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+  absl::StatusOr<BeatFrame> frame =
+      Contract::Builtin().ParseBeatFrame(bytes, options.limits);
+  if (!frame.ok()) {
+    metrics.CountRejected(RejectReasonOf(frame.status()));
+    int64_t suppressed = 0;
+    if (invalid_beat_log.Allow(arrival, &suppressed)) {
+      spdlog::warn("beat: rejected frame: {} ({} more suppressed)",
+                   std::string(frame.status().message()), suppressed);
+    }
+    Reject(msg, RejectReasonName(RejectReasonOf(frame.status())),
+           frame.status().message());
+    return;
+  }
+
+  BeatOutcome outcome = engine.OnBeat(*frame, arrival);
+  metrics.CountBeat(outcome);
+  if (outcome != BeatOutcome::kWrongCluster) {
+    metrics.MarkBeatSeen(absl::Now());
+    double beat_seconds = 60.0 / frame->tempo_bpm;
+    metrics.SetReadinessWindow(absl::Seconds(2 * beat_seconds + 5));
+  }
+  int64_t suppressed = 0;
+  const char* advice = BeatAdvice(outcome);
+  if (advice != nullptr && beat_log.Allow(arrival, &suppressed)) {
+    spdlog::warn("beat: {} at beat {}: {}", BeatOutcomeName(outcome),
+                 frame->beat_index, advice);
+  }
+  if (outcome == BeatOutcome::kOpened) {
+    WakeCloser();
+  }
+}
+
+void Server::State::OnClaimMessage(int shard, natsMsg* msg) {
+  Nanos arrival = Now();
+  absl::string_view bytes(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+  absl::StatusOr<StatusClaim> claim =
+      Contract::Builtin().ParseStatusClaim(bytes, options.limits);
+  if (!claim.ok()) {
+    RejectReason reason = RejectReasonOf(claim.status());
+    metrics.CountRejected(reason);
+    engine.OnTransportEvent(TransportEvent::kInvalidClaim, arrival);
+    int64_t suppressed = 0;
+    if (invalid_claim_log.Allow(arrival, &suppressed)) {
+      spdlog::warn("claim: rejected {}: {} ({} more suppressed)",
+                   RejectReasonName(reason),
+                   std::string(claim.status().message()), suppressed);
+    }
+    Reject(msg, RejectReasonName(reason), claim.status().message());
+    return;
+  }
+
+  ClaimOutcome outcome = engine.OnClaim(shard, *claim, arrival);
+  metrics.CountClaim(outcome);
+  if (outcome == ClaimOutcome::kLate || outcome == ClaimOutcome::kFuture) {
+    Reject(msg, ClaimOutcomeName(outcome),
+           absl::StrCat("beat_index ", claim->beat_index, " is ",
+                        ClaimOutcomeName(outcome)));
+  }
+  metrics.ObserveClaimSeconds(static_cast<double>(Now() - arrival) / kSecond);
+}
+
+// Copies rejected input to the dead-letter subject, with the reason in
+// headers, when one is configured.
+void Server::State::Reject(natsMsg* msg, const char* reason,
+                           absl::string_view error) {
+  if (options.dead_letter_subject.empty()) {
+    return;
+  }
+  natsMsg* copy = nullptr;
+  natsStatus s =
+      natsMsg_Create(&copy, options.dead_letter_subject.c_str(), nullptr,
+                     natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+  if (s == NATS_OK) {
+    s = natsMsgHeader_Set(copy, "Backbeat-Reject-Reason", reason);
+  }
+  if (s == NATS_OK) {
+    s = natsMsgHeader_Set(copy, "Backbeat-Reject-Error",
+                          HeaderValue(error).c_str());
+  }
+  if (s == NATS_OK) {
+    s = natsMsgHeader_Set(copy, "Backbeat-Subject",
+                          HeaderValue(natsMsg_GetSubject(msg)).c_str());
+  }
+  if (s == NATS_OK) {
+    s = natsConnection_PublishMsg(conn, copy);
+  }
+  natsMsg_Destroy(copy);
+  if (s == NATS_OK) {
+    metrics.CountDeadLetter();
+  } else {
+    metrics.CountPublishFailure();
+  }
+}
+
+// --- bar-closer ------------------------------------------------------------
+
+void Server::State::CloserLoop() {
+  while (true) {
+    WaitForWork();
+    UpdateDropped();
+    {
+      absl::MutexLock lock(&mu);
+      if (stopping) {
+        return;
+      }
+    }
+    PublishBars(engine.Poll(Now()));
+    metrics.SetEngineStats(engine.stats());
+  }
+}
+
+// Sleeps until the next bar is due, a new boundary is known, the drop
+// counters need reading, or the server stops.
+void Server::State::WaitForWork() {
+  Nanos now = Now();
+  Nanos wake = now + kCloserTick;
+  std::optional<Nanos> due = engine.NextDue();
+  if (due.has_value() && *due < wake) {
+    wake = *due;
+  }
+  absl::MutexLock lock(&mu);
+  if (!woken && !stopping && wake > now) {
+    mu.AwaitWithTimeout(absl::Condition(
+                            +[](State* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
+                              return s->woken || s->stopping;
+                            },
+                            this),
+                        absl::Nanoseconds(wake - now));
+  }
+  woken = false;
+}
+
+void Server::State::PublishBars(std::vector<ClosedBar> bars) {
+  for (const ClosedBar& bar : bars) {
+    Publish(bar);
+  }
+}
+
+void Server::State::Publish(const ClosedBar& bar) {
+  const BarReport& report = bar.report;
+  absl::Status valid = Contract::Builtin().Check(Message(report));
+  if (!valid.ok()) {
+    metrics.CountPublishFailure();
+    spdlog::error("bar: report for window {} fails barreport-v1: {}",
+                  report.window_id, std::string(valid.message()));
+    return;
+  }
+
+  // Nats-Msg-Id lets a JetStream stream drop a replayed duplicate.
+  std::string json = Serialize(Message(report));
+  natsMsg* msg = nullptr;
+  natsStatus s = natsMsg_Create(&msg, options.bar_subject.c_str(), nullptr,
+                                json.data(), static_cast<int>(json.size()));
+  if (s == NATS_OK) {
+    s = natsMsgHeader_Set(msg, "Nats-Msg-Id", report.window_id.c_str());
+  }
+  if (s == NATS_OK) {
+    s = natsConnection_PublishMsg(conn, msg);
+  }
+  natsMsg_Destroy(msg);
+  Nanos published = Now();
+  if (s != NATS_OK) {
+    metrics.CountPublishFailure();
+    spdlog::error("bar: publishing window {} failed: {}", report.window_id,
+                  std::string(NatsStatus(s, "publish").message()));
+    return;
+  }
+
+  double latency = static_cast<double>(published - bar.due) / kSecond;
+  metrics.RecordBar(report, latency);
+  spdlog::info(
+      "bar: published window {} beats {}-{}: agents={} on_time={} help={} "
+      "drift_ms={:.1f} issues={} close_latency_ms={:.2f}",
+      report.window_id, report.from_beat, report.to_beat,
+      report.agents_reporting, report.on_time_reviews,
+      report.help_promises_fulfilled, report.tempo_drift_ms,
+      report.issues.size(), latency * 1e3);
+}
+
+// Reads the client's slow-consumer drops over every subscription.
+void Server::State::UpdateDropped() {
+  int64_t total = 0;
+  for (const auto& sub : subs) {
+    int64_t dropped = 0;
+    if (natsSubscription_GetDropped(sub->sub, &dropped) == NATS_OK) {
+      total += dropped;
+    }
+  }
+  engine.SetDroppedTotal(total);
+  metrics.SetDroppedTotal(total);
+}
+
+// --- lifecycle -------------------------------------------------------------
+
+absl::Status Server::State::Connect() {
+  natsOptions* o = nullptr;
+  natsStatus s = natsOptions_Create(&o);
+  nats_options = o;
+  if (s == NATS_OK) s = natsOptions_SetURL(o, options.nats_url.c_str());
+  if (s == NATS_OK) s = natsOptions_SetName(o, "reverb");
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(o, -1);
+  if (s == NATS_OK) s = natsOptions_SetReconnectWait(o, 250);
+  if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(o, 8 << 20);
+  if (s == NATS_OK) {
+    s = natsOptions_SetRetryOnFailedConnect(o, true, OnConnected, this);
+  }
+  if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(o, OnDisconnected, this);
+  if (s == NATS_OK) s = natsOptions_SetReconnectedCB(o, OnReconnected, this);
+  if (s == NATS_OK) s = natsOptions_SetClosedCB(o, OnClosed, this);
+  if (s == NATS_OK) s = natsOptions_SetErrorHandler(o, OnAsyncError, this);
+  if (s != NATS_OK) {
+    return NatsStatus(s, "nats options");
+  }
+
+  s = natsConnection_Connect(&conn, o);
+  if (s == NATS_OK) {
+    OnConnected(conn, this);
+  } else if (s == NATS_NOT_YET_CONNECTED) {
+    spdlog::warn("nats: no server at {} yet; retrying in the background",
+                 options.nats_url);
+  } else {
+    return NatsStatus(s, absl::StrCat("connect to ", options.nats_url));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Server::State::SubscribeOne(const std::string& subject, int shard,
+                                         const std::string& queue) {
+  auto sub = std::make_unique<Subscription>();
+  sub->state = this;
+  sub->shard = shard;
+  sub->subject = subject;
+  natsStatus s =
+      queue.empty()
+          ? natsConnection_Subscribe(&sub->sub, conn, subject.c_str(),
+                                     OnMessage, sub.get())
+          : natsConnection_QueueSubscribe(&sub->sub, conn, subject.c_str(),
+                                          queue.c_str(), OnMessage, sub.get());
+  if (s == NATS_OK) {
+    s = natsSubscription_SetPendingLimits(sub->sub, options.pending_messages,
+                                          options.pending_bytes);
+  }
+  if (s != NATS_OK) {
+    if (sub->sub != nullptr) {
+      natsSubscription_Destroy(sub->sub);
+    }
+    return NatsStatus(s, absl::StrCat("subscribe to ", subject));
+  }
+  subs.push_back(std::move(sub));
+  return absl::OkStatus();
+}
+
+// Each ingest thread is one subscription per claim subject in a queue group
+// private to this process, so the server spreads claims over the threads
+// and each thread owns one engine shard.
+absl::Status Server::State::Subscribe() {
+  absl::Status status = SubscribeOne(options.beat_subject, -1, "");
+  char inbox_queue[64];
+  snprintf(inbox_queue, sizeof(inbox_queue), "reverb-ingest-%d-%lld",
+           static_cast<int>(getpid()), static_cast<long long>(Now()));
+  std::string wildcard = options.status_subject + ".>";
+  int shard = 0;
+  for (int i = 0; i < options.ingest_threads && status.ok(); ++i) {
+    status = SubscribeOne(options.status_subject, shard++, inbox_queue);
+    if (status.ok()) {
+      status = SubscribeOne(wildcard, shard++, inbox_queue);
+    }
+  }
+  if (status.ok()) {
+    spdlog::info("nats: subscribed to {}, {} and {} ({} ingest threads)",
+                 options.beat_subject, options.status_subject, wildcard,
+                 options.ingest_threads);
+  }
+  return status;
+}
+
+// Lets every subscription deliver what it already holds, bounded in time,
+// then stops all callbacks.
+void Server::State::Drain() {
+  for (const auto& sub : subs) {
+    natsSubscription_Drain(sub->sub);
+  }
+  for (const auto& sub : subs) {
+    if (natsSubscription_WaitForDrainCompletion(sub->sub, kDrainMillis) !=
+        NATS_OK) {
+      spdlog::warn("shutdown: {} did not drain in time", sub->subject);
+      natsSubscription_Unsubscribe(sub->sub);
+    }
+  }
+  accepting.store(false, std::memory_order_release);
+  while (in_flight.load(std::memory_order_acquire) > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+absl::StatusOr<ServerOptions> ResolveOptions(ServerOptions o) {
+  const std::string prefix = absl::StrCat("backbeat.", o.engine.cluster_id);
+  if (o.beat_subject.empty()) o.beat_subject = prefix + ".beat";
+  if (o.status_subject.empty()) o.status_subject = prefix + ".status";
+  if (o.bar_subject.empty()) o.bar_subject = prefix + ".bar";
+  if (o.ingest_threads < 1 || o.ingest_threads > 64) {
+    return absl::InvalidArgumentError("ingest_threads must be 1-64");
+  }
+  if (o.limits.max_bytes < 64 || o.limits.max_bytes > (64u << 20)) {
+    return absl::InvalidArgumentError(
+        "max_message_bytes must be between 64 and 67108864");
+  }
+  if (o.engine.grace.has_value() && *o.engine.grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("grace must not be negative");
+  }
+  if (!(o.engine.tempo_drift_share > 0) ||
+      !std::isfinite(o.engine.tempo_drift_share)) {
+    return absl::InvalidArgumentError("tempo_drift_share must be positive");
+  }
+  if (o.engine.hold_beats < 0) {
+    return absl::InvalidArgumentError("hold_beats must not be negative");
+  }
+  o.engine.shards = 2 * o.ingest_threads;
+  return o;
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
+                                                      const Clock* clock) {
+  absl::StatusOr<ServerOptions> resolved = ResolveOptions(std::move(options));
+  if (!resolved.ok()) {
+    return resolved.status();
+  }
+  auto state = std::make_unique<State>(*std::move(resolved));
+  state->clock = clock != nullptr ? clock : &state->default_clock;
+  std::unique_ptr<Server> server(new Server(std::move(state)));
+  State& st = *server->state_;
+
+  absl::Status status = st.metrics.Serve(st.options.metrics_address);
+  if (!status.ok()) {
+    st.shut_down = true;
+    return status;
+  }
+  const std::string& address = st.options.metrics_address;
+  spdlog::info("metrics: serving on {}:{}",
+               address.substr(0, address.rfind(':')), st.metrics.port());
+  status = st.Connect();
+  if (status.ok()) {
+    status = st.Subscribe();
+  }
+  if (!status.ok()) {
+    server->Shutdown();
+    return status;
+  }
+  st.closer = std::thread([&st] { st.CloserLoop(); });
+  return server;
+}
+
+void Server::Shutdown() {
+  State& st = *state_;
+  if (st.shut_down) {
+    return;
+  }
+  st.shut_down = true;
+  spdlog::info("shutdown: draining");
+
+  // Stop ingest first so that every accepted claim is in the engine.
+  st.Drain();
+  {
+    absl::MutexLock lock(&st.mu);
+    st.stopping = true;
+  }
+  if (st.closer.joinable()) {
+    st.closer.join();
+  }
+
+  // Publish every bar whose boundary is known, then let the bytes leave.
+  st.UpdateDropped();
+  st.PublishBars(st.engine.Flush());
+  if (st.conn != nullptr) {
+    natsConnection_FlushTimeout(st.conn, 1000);
+  }
+  for (const auto& sub : st.subs) {
+    natsSubscription_Destroy(sub->sub);
+  }
+  st.subs.clear();
+  if (st.conn != nullptr) {
+    natsConnection_Close(st.conn);
+    natsConnection_Destroy(st.conn);
+    st.conn = nullptr;
+  }
+  natsOptions_Destroy(st.nats_options);
+  st.nats_options = nullptr;
+  spdlog::info("shutdown: done");
+}
+
+int Server::metrics_port() const { return state_->metrics.port(); }
+
+Server::Server(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+Server::~Server() { Shutdown(); }
+
+}  // namespace backbeat::reverb
