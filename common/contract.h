@@ -70,8 +70,9 @@ class Contract {
 
   ~Contract();
 
+  struct Schemas;  // Opaque: the compiled schemas, defined in contract.cc.
+
  private:
-  struct Schemas;
   explicit Contract(std::unique_ptr<Schemas> schemas);
   std::unique_ptr<Schemas> schemas_;
 };
