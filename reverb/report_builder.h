@@ -1,0 +1,56 @@
+// Turns a sealed bar (its timing facts and its merged aggregate) into a
+// BarReport. Pure functions: same input, same report, byte for byte.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/messages.h"
+#include "reverb/bar_aggregate.h"
+
+namespace backbeat::reverb {
+
+inline constexpr size_t kMaxIssues = 32;
+
+// What the beat path learned about one bar.
+struct BarFacts {
+  std::string window_id;
+  int64_t from_beat = 0;
+  int64_t to_beat = 0;
+  Nanos downbeat_arrival = 0;
+  Nanos boundary = 0;
+  std::map<int64_t, double> tempos;  // Beats whose frame arrived -> bpm.
+  int64_t invalid_claims = 0;        // Arrived between downbeat and boundary.
+  int64_t disconnects = 0;           // While open or in grace.
+  int64_t dropped = 0;               // Slow-consumer drops during the bar.
+};
+
+struct ReportOptions {
+  double tempo_drift_share = 0.05;
+};
+
+// `previous` holds the agents of the previous reported bar (null if none).
+BarReport BuildReport(const BarFacts& facts, const BarAggregate& bar,
+                      const AgentMap* previous, const ReportOptions& options);
+
+// Sum over from_beat..to_beat of 60000 / tempo; a beat without a frame takes
+// the tempo of the nearest earlier frame.
+double NominalBarMs(const BarFacts& facts);
+
+// Inclusive ranges of beats in from_beat..to_beat without a frame.
+std::vector<std::pair<int64_t, int64_t>> MissingBeatRanges(
+    const BarFacts& facts);
+
+// "5, 7-9, 12" (at most `max_ranges` ranges, then "and N more beats").
+std::string DescribeBeatRanges(
+    const std::vector<std::pair<int64_t, int64_t>>& ranges,
+    size_t max_ranges = 8);
+
+// Drops issues whose count is 0, orders the rest by severity (critical
+// first, stable otherwise) and keeps at most kMaxIssues.
+void FinishIssues(std::vector<Issue>* issues);
+
+}  // namespace backbeat::reverb
