@@ -1,29 +1,9 @@
 #include "tests/support/nats_client.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/nats_status.h"
 
 namespace backbeat::test_support {
-
-absl::Status FromNats(natsStatus status, absl::string_view what) {
-  if (status == NATS_OK) {
-    return absl::OkStatus();
-  }
-  std::string message = absl::StrCat(what, ": ", natsStatus_GetText(status));
-  switch (status) {
-    case NATS_TIMEOUT:
-      return absl::DeadlineExceededError(message);
-    case NATS_NO_SERVER:
-    case NATS_CONNECTION_CLOSED:
-    case NATS_CONNECTION_DISCONNECTED:
-    case NATS_STALE_CONNECTION:
-      return absl::UnavailableError(message);
-    case NATS_INVALID_ARG:
-    case NATS_INVALID_SUBJECT:
-      return absl::InvalidArgumentError(message);
-    default:
-      return absl::InternalError(message);
-  }
-}
 
 Inbox::Inbox(natsSubscription* subscription) : subscription_(subscription) {}
 
@@ -84,7 +64,7 @@ absl::StatusOr<std::unique_ptr<TestNatsClient>> TestNatsClient::Connect(
   }
   natsOptions_Destroy(options);
   if (s != NATS_OK) {
-    return FromNats(s, absl::StrCat("connect ", url));
+    return NatsStatus(s, absl::StrCat("connect ", url));
   }
   return std::unique_ptr<TestNatsClient>(new TestNatsClient(connection));
 }
@@ -99,16 +79,16 @@ TestNatsClient::~TestNatsClient() {
 
 absl::Status TestNatsClient::Publish(const std::string& subject,
                                      absl::string_view data) {
-  return FromNats(
+  return NatsStatus(
       natsConnection_Publish(connection_, subject.c_str(), data.data(),
                              static_cast<int>(data.size())),
       absl::StrCat("publish ", subject));
 }
 
 absl::Status TestNatsClient::Flush(absl::Duration timeout) {
-  return FromNats(natsConnection_FlushTimeout(
-                      connection_, absl::ToInt64Milliseconds(timeout)),
-                  "flush");
+  return NatsStatus(natsConnection_FlushTimeout(
+                        connection_, absl::ToInt64Milliseconds(timeout)),
+                    "flush");
 }
 
 absl::StatusOr<Inbox*> TestNatsClient::Subscribe(const std::string& subject) {
@@ -121,7 +101,7 @@ absl::StatusOr<Inbox*> TestNatsClient::Subscribe(const std::string& subject) {
   }
   if (s != NATS_OK) {
     natsSubscription_Destroy(subscription);
-    return FromNats(s, absl::StrCat("subscribe ", subject));
+    return NatsStatus(s, absl::StrCat("subscribe ", subject));
   }
   inboxes_.push_back(std::unique_ptr<Inbox>(new Inbox(subscription)));
   if (absl::Status flushed = Flush(); !flushed.ok()) {

@@ -18,9 +18,6 @@
 
 namespace backbeat::test_support {
 
-// Maps a cnats status to an absl::Status; `what` names the call.
-absl::Status FromNats(natsStatus status, absl::string_view what);
-
 struct ReceivedMessage {
   std::string subject;
   std::string data;
