@@ -1,6 +1,9 @@
 # Writes OUTPUT, a C++ file holding every schema file in SCHEMA_DIR as a
 # string, so the library embeds the files themselves.
 file(GLOB schemas "${SCHEMA_DIR}/*.schema.json")
+if(NOT schemas)
+  message(FATAL_ERROR "no schema files in ${SCHEMA_DIR}")
+endif()
 list(SORT schemas)
 set(delimiter "bbschema")
 set(body "// Generated from schemas/ by common/embed_schemas.cmake.\n")

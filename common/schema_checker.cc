@@ -447,11 +447,13 @@ absl::Status CheckString(const Node& node, const Value& value,
     size_t length = CodePoints(s, n);
     if (node.min_length && length < *node.min_length) {
       return Fail(path, absl::StrCat("must be at least ", *node.min_length,
-                                     " characters"));
+                                     *node.min_length == 1 ? " character"
+                                                           : " characters"));
     }
     if (node.max_length && length > *node.max_length) {
       return Fail(path, absl::StrCat("must be at most ", *node.max_length,
-                                     " characters"));
+                                     *node.max_length == 1 ? " character"
+                                                           : " characters"));
     }
   }
   if (node.pattern && !node.pattern->Matches(s, n)) {
