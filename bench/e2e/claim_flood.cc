@@ -15,9 +15,12 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -40,31 +43,37 @@ class Flooder {
  public:
   explicit Flooder(natsConnection* conn) : conn_(conn) {}
 
-  // Publishes one BeatFrame per beat until Stop().
+  // Publishes one BeatFrame per beat until Stop(). Renders the claims of
+  // every agent for the next beat while waiting for it, so that the flood
+  // itself only publishes.
   void RunPulse() {
-    const std::string subject = BeatSubject(absl::GetFlag(FLAGS_cluster_id));
+    const std::string cluster = absl::GetFlag(FLAGS_cluster_id);
+    const std::string subject = BeatSubject(cluster);
     const double tempo = absl::GetFlag(FLAGS_tempo_bpm);
     const auto beat = std::chrono::duration_cast<Clock::duration>(
         std::chrono::duration<double>(60.0 / tempo));
     const Clock::time_point start = Clock::now();
+    std::shared_ptr<const Pool> next = Render(0);
     for (int64_t b = 0; !stop_.load(); ++b) {
       std::this_thread::sleep_until(start + b * beat);
       std::string frame =
-          BeatFrameJson(absl::GetFlag(FLAGS_cluster_id), b,
-                        absl::GetFlag(FLAGS_beats_per_bar), tempo);
+          BeatFrameJson(cluster, b, absl::GetFlag(FLAGS_beats_per_bar), tempo);
       natsConnection_Publish(conn_, subject.c_str(), frame.data(),
                              static_cast<int>(frame.size()));
       natsConnection_Flush(conn_);
-      beat_.store(b, std::memory_order_release);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        pool_ = std::move(next);
+      }
+      next = Render(b + 1);
     }
   }
 
   void Stop() { stop_.store(true); }
+  bool CurrentPoolEmpty() { return CurrentPool() == nullptr; }
 
   // Publishes `count` claims at `rate` per second; prints the outcome.
   void Flood(const std::string& subject, double rate, int64_t count) {
-    const int64_t agents = absl::GetFlag(FLAGS_agents);
-    std::string claim;
     int64_t sent = 0;
     int64_t errors = 0;
     const Clock::time_point start = Clock::now();
@@ -77,12 +86,11 @@ class Flooder {
         std::this_thread::sleep_for(std::chrono::microseconds(100));
         continue;
       }
-      const int64_t beat = beat_.load(std::memory_order_acquire);
+      std::shared_ptr<const Pool> pool = CurrentPool();
+      const int64_t agents = static_cast<int64_t>(pool->size());
       for (; sent < due; ++sent) {
         // A stride coprime with the population visits every agent.
-        const int64_t agent = (sequence_ * 7919) % agents;
-        StatusClaimJson(agent, beat, sequence_ / agents, &claim);
-        ++sequence_;
+        const std::string& claim = (*pool)[(sequence_++ * 7919) % agents];
         if (natsConnection_Publish(conn_, subject.c_str(), claim.data(),
                                    static_cast<int>(claim.size())) != NATS_OK) {
           ++errors;
@@ -99,9 +107,28 @@ class Flooder {
   }
 
  private:
+  // The claim of every agent at one beat.
+  using Pool = std::vector<std::string>;
+
+  static std::shared_ptr<const Pool> Render(int64_t beat) {
+    auto pool = std::make_shared<Pool>(
+        static_cast<size_t>(absl::GetFlag(FLAGS_agents)));
+    for (size_t agent = 0; agent < pool->size(); ++agent) {
+      StatusClaimJson(static_cast<int64_t>(agent), beat,
+                      static_cast<uint64_t>(beat), &(*pool)[agent]);
+    }
+    return pool;
+  }
+
+  std::shared_ptr<const Pool> CurrentPool() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pool_;
+  }
+
   natsConnection* conn_;
   std::atomic<bool> stop_{false};
-  std::atomic<int64_t> beat_{0};
+  std::mutex mu_;
+  std::shared_ptr<const Pool> pool_;  // Claims at the last beat published.
   int64_t sequence_ = 0;
 };
 
@@ -124,6 +151,9 @@ int Run() {
     std::_Exit(2);
   }).detach();
 
+  while (flooder.CurrentPoolEmpty()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   std::printf("ready\n");
   std::fflush(stdout);
   std::string line;
