@@ -171,9 +171,6 @@ std::vector<StatusClaim> Agents::TakeDeferred(const BeatContext& beat) {
 
 std::vector<StatusClaim> Agents::OnBeat(const BeatContext& beat) {
   std::vector<StatusClaim> claims;
-  if (beat.position == 0) {
-    claims = TakeDeferred(beat);
-  }
   std::vector<Step> now;
   for (size_t i = 0; i < agents_.size(); ++i) {
     AgentClaims(static_cast<int>(i), beat, &now, &deferred_);

@@ -53,6 +53,10 @@ namespace {
 constexpr int64_t kDryRunEpochSeconds = 1735689600;  // 2025-01-01T00:00:00Z
 constexpr uint64_t kJitterSalt = 0x6a6974746572ull;  // "jitter"
 constexpr int kFlushTimeoutMs = 2000;
+// How far into a bar late agents send the reviews of the bar before, as a
+// share of a beat: past the boundary, well within Reverb's default grace
+// (a quarter beat).
+constexpr double kLatePause = 0.1;
 
 struct RunOptions {
   SimConfig sim;
@@ -254,10 +258,19 @@ absl::Status Runner::PlayPulse() {
     const bool last = options_.bars > 0 && bar == options_.bars;
     Send(options_.beat_subject, frame);
     ++frames_;
-    if (!options_.pulse_only) {
-      SendClaims(last ? agents_.TakeDeferred(beat) : agents_.OnBeat(beat));
+    if (!options_.pulse_only && !last) {
+      SendClaims(agents_.OnBeat(beat));
     }
     FlushBeat();
+
+    // Late reviews follow a downbeat after a short pause.
+    if (position == 0 && bar > 0 && !options_.pulse_only) {
+      if (!options_.dry_run && SignalWithin(step * kLatePause)) {
+        return absl::OkStatus();
+      }
+      SendClaims(agents_.TakeDeferred(beat));
+      FlushBeat();
+    }
     if (last) {
       return absl::OkStatus();
     }
@@ -315,24 +328,34 @@ absl::Status Runner::FollowPulse(natsConnection* connection) {
       if (bar >= 0) {
         CloseBar(frame->beat_index - 1);
       }
-      if (options_.bars > 0 && bars_done_ == options_.bars) {
-        SendClaims(agents_.TakeDeferred(
-            {frame->beat_index, frame->beat_index, bar + 1, 0}));
-        FlushBeat();
-        break;
-      }
-      OpenBar(frame->window_id, frame->beat_index);
       ++bar;
+      OpenBar(frame->window_id, frame->beat_index);
     }
     if (bar < 0) {
       continue;
     }
-    ++frames_;
+    const bool last =
+        frame->downbeat && options_.bars > 0 && bars_done_ == options_.bars;
     const int position = static_cast<int>(
         std::min<int64_t>(frame->beat_index - downbeat_index_, bar_beats));
-    SendClaims(
-        agents_.OnBeat({frame->beat_index, downbeat_index_, bar, position}));
-    FlushBeat();
+    BeatContext beat{frame->beat_index, downbeat_index_, bar, position};
+    if (!last) {
+      ++frames_;
+      SendClaims(agents_.OnBeat(beat));
+      FlushBeat();
+    }
+
+    // Step: late reviews follow a downbeat after a short pause.
+    if (frame->downbeat && bar > 0) {
+      if (SignalWithin(absl::Minutes(1) / frame->tempo_bpm * kLatePause)) {
+        break;
+      }
+      SendClaims(agents_.TakeDeferred(beat));
+      FlushBeat();
+    }
+    if (last) {
+      break;
+    }
   }
   natsSubscription_Destroy(subscription);
   return status;

@@ -114,11 +114,12 @@ class Agents {
 
   const std::vector<Agent>& agents() const { return agents_; }
 
-  // The claims the agents send right after the frame of `beat`, in order:
-  // on a downbeat, first the reviews deferred from the previous bar.
+  // The claims the agents send right after the frame of `beat`, in order.
   std::vector<StatusClaim> OnBeat(const BeatContext& beat);
 
-  // The deferred reviews alone, sent after the last downbeat of a run.
+  // The reviews late agents held back from the bar before `beat`, a
+  // downbeat. Sent a little after that downbeat (and after OnBeat), so that
+  // they arrive past the bar's boundary.
   std::vector<StatusClaim> TakeDeferred(const BeatContext& beat);
 
  private:

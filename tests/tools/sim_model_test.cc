@@ -9,8 +9,8 @@
 namespace backbeat::sim {
 namespace {
 
-// Every claim the agents send over `bars` bars, beat by beat, as Pulse
-// would drive them; the last downbeat only releases deferred reviews.
+// Every claim the agents send over `bars` bars, beat by beat, as the
+// simulator drives them; the last downbeat only releases deferred reviews.
 std::vector<std::vector<StatusClaim>> PlayBars(const SimConfig& config,
                                                int bars) {
   Agents agents(config);
@@ -18,8 +18,15 @@ std::vector<std::vector<StatusClaim>> PlayBars(const SimConfig& config,
   const int b = config.beats_per_bar;
   for (int64_t k = 0; k <= int64_t{bars} * b; ++k) {
     BeatContext beat{k, k - k % b, k / b, static_cast<int>(k % b)};
-    beats.push_back(k == int64_t{bars} * b ? agents.TakeDeferred(beat)
-                                           : agents.OnBeat(beat));
+    std::vector<StatusClaim> claims;
+    if (k < int64_t{bars} * b) {
+      claims = agents.OnBeat(beat);
+    }
+    if (k % b == 0) {
+      std::vector<StatusClaim> late = agents.TakeDeferred(beat);
+      claims.insert(claims.end(), late.begin(), late.end());
+    }
+    beats.push_back(claims);
   }
   return beats;
 }
