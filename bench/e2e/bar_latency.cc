@@ -136,6 +136,10 @@ int MeasureBars(Driver& driver) {
     // Load the bar: its frames, then one claim per agent.
     const int64_t downbeat = int64_t{k} * kBeatsPerBar;
     for (int b = 1; b < kBeatsPerBar; ++b) driver.Beat(downbeat + b);
+    // Frames and claims reach Reverb on different subscriptions: give the
+    // frames a head start so no claim overtakes its bar's downbeat.
+    driver.Flush();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
     driver.Load(downbeat, static_cast<uint64_t>(k));
     std::printf("loaded bar=%d claims=%lld\n", k,
                 static_cast<long long>(absl::GetFlag(FLAGS_agents)));
