@@ -32,6 +32,43 @@ void AgentState::Merge(const AgentState& other) {
       std::min(first_review_arrival, other.first_review_arrival);
 }
 
+size_t AgentMap::PartitionOf(const std::string& agent) {
+  // The top bits: the tables themselves index by the low ones.
+  return absl::Hash<std::string>{}(agent) >> 60 & (kPartitions - 1);
+}
+
+const AgentState* AgentMap::Find(const std::string& agent) const {
+  const auto& part = parts_[PartitionOf(agent)];
+  auto it = part.find(agent);
+  return it == part.end() ? nullptr : &it->second;
+}
+
+size_t AgentMap::size() const {
+  size_t total = 0;
+  for (const auto& part : parts_) {
+    total += part.size();
+  }
+  return total;
+}
+
+void AgentMap::Merge(AgentMap&& other) {
+  for (size_t p = 0; p < kPartitions; ++p) {
+    auto& into = parts_[p];
+    auto& from = other.parts_[p];
+    // Fold the smaller table into the larger one.
+    if (from.size() > into.size()) {
+      into.swap(from);
+    }
+    for (const auto& [agent, state] : from) {
+      auto [it, inserted] = into.try_emplace(agent, state);
+      if (!inserted) {
+        it->second.Merge(state);
+      }
+    }
+    from.clear();
+  }
+}
+
 void SmallestIds::Offer(const std::string& id) {
   if (ids_.size() == limit_ && (limit_ == 0 || id >= ids_.back())) {
     return;
@@ -70,16 +107,7 @@ void BarAggregate::AddLate(const std::string& agent_id) {
 }
 
 void BarAggregate::Merge(BarAggregate&& other) {
-  // Fold the smaller map into the larger one.
-  if (other.agents_.size() > agents_.size()) {
-    agents_.swap(other.agents_);
-  }
-  for (auto& [agent, state] : other.agents_) {
-    auto [it, inserted] = agents_.try_emplace(agent, state);
-    if (!inserted) {
-      it->second.Merge(state);
-    }
-  }
+  agents_.Merge(std::move(other.agents_));
   for (const AgentTask& pair : other.helping_) {
     helping_.insert(pair);
   }

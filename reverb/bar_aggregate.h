@@ -9,6 +9,7 @@
 // Not thread-safe: each instance is owned by one thread at a time.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -18,6 +19,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "common/messages.h"
 
 namespace backbeat::reverb {
@@ -41,7 +43,37 @@ struct AgentState {
   void Merge(const AgentState& other);
 };
 
-using AgentMap = absl::flat_hash_map<std::string, AgentState>;
+// Agents of one bar, split by a hash of the id into partitions so that
+// merging and scanning work on cache-sized tables.
+class AgentMap {
+ public:
+  static constexpr size_t kPartitions = 16;
+
+  AgentState& operator[](const std::string& agent) {
+    return parts_[PartitionOf(agent)][agent];
+  }
+  const AgentState* Find(const std::string& agent) const;
+  bool contains(const std::string& agent) const {
+    return Find(agent) != nullptr;
+  }
+  size_t size() const;
+  // Calls fn(id, state) for every agent, in no particular order.
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (const auto& part : parts_) {
+      for (const auto& [agent, state] : part) {
+        fn(agent, state);
+      }
+    }
+  }
+  // Set union; `other` is left in a valid but unspecified state.
+  void Merge(AgentMap&& other);
+
+ private:
+  static size_t PartitionOf(const std::string& agent);
+
+  std::array<absl::flat_hash_map<std::string, AgentState>, kPartitions> parts_;
+};
 
 // The `limit` lexicographically smallest distinct ids offered, sorted.
 class SmallestIds {

@@ -34,7 +34,7 @@ struct AgentTally {
 
 AgentTally TallyAgents(const AgentMap& agents, Nanos boundary) {
   AgentTally tally;
-  for (const auto& [agent, state] : agents) {
+  agents.ForEach([&](const std::string& agent, const AgentState& state) {
     if (state.first_review_arrival <= boundary) {
       ++tally.on_time;
     } else {
@@ -47,7 +47,7 @@ AgentTally TallyAgents(const AgentMap& agents, Nanos boundary) {
       ++tally.blocked;
       tally.blocked_ids.Offer(agent);
     }
-  }
+  });
   return tally;
 }
 
@@ -78,12 +78,12 @@ void AddSilentIssue(const AgentMap& agents, const AgentMap* previous,
   }
   int64_t silent = 0;
   SmallestIds ids;
-  for (const auto& entry : *previous) {
-    if (!agents.contains(entry.first)) {
+  previous->ForEach([&](const std::string& agent, const AgentState&) {
+    if (!agents.contains(agent)) {
       ++silent;
-      ids.Offer(entry.first);
+      ids.Offer(agent);
     }
-  }
+  });
   issues->push_back(MakeIssue(
       "agents_silent", Severity::kWarning, silent,
       absl::StrCat(silent, Plural(silent, " agent", " agents"),

@@ -27,7 +27,10 @@ constexpr int kAgents = 1'000'000;
 #endif
 constexpr int kShards = 2;
 
-size_t HeapInUse() { return mallinfo2().uordblks; }
+size_t HeapInUse() {
+  const struct mallinfo2 info = mallinfo2();
+  return info.uordblks + info.hblkhd;  // Small blocks plus mmapped ones.
+}
 
 TEST(EngineScaleTest, MillionAgentsInOneBar) {
   Engine engine(testing::Sharded(kShards));

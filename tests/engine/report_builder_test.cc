@@ -90,16 +90,17 @@ TEST(ReportBuilderTest, MergeIsOrderIndependentUnion) {
     right.Merge(std::move(left));
     EXPECT_EQ(right.agents().size(), 3u);
     EXPECT_EQ(right.HelpPromisesFulfilled(), 1);
-    for (const auto& [agent, state] : all.agents()) {
-      const AgentState& got = right.agents().at(agent);
-      EXPECT_EQ(got.latest_beat, state.latest_beat);
-      EXPECT_EQ(got.latest_arrival, state.latest_arrival);
-      EXPECT_EQ(got.latest_state, state.latest_state);
-      EXPECT_EQ(got.first_review_arrival, state.first_review_arrival);
-    }
+    all.agents().ForEach(
+        [&](const std::string& agent, const AgentState& state) {
+          const AgentState& got = *right.agents().Find(agent);
+          EXPECT_EQ(got.latest_beat, state.latest_beat);
+          EXPECT_EQ(got.latest_arrival, state.latest_arrival);
+          EXPECT_EQ(got.latest_state, state.latest_state);
+          EXPECT_EQ(got.first_review_arrival, state.first_review_arrival);
+        });
   }
-  EXPECT_EQ(all.agents().at("b").latest_state, ClaimState::kCompleted);
-  EXPECT_EQ(all.agents().at("c").first_review_arrival, 1);
+  EXPECT_EQ(all.agents().Find("b")->latest_state, ClaimState::kCompleted);
+  EXPECT_EQ(all.agents().Find("c")->first_review_arrival, 1);
 }
 
 TEST(ReportBuilderTest, SmallestIdsKeepsLimitSortedDistinct) {
