@@ -10,9 +10,10 @@ alerts, and backbeat-sim for a fixed number of bars at 240 bpm. Then:
   seen on NATS;
 - every PromQL expression of every dashboard panel returns data;
 - every alert rule parses and evaluates: the expression as written must be
-  accepted, and the same expression with `bool` after each comparison (so a
-  threshold yields 0 or 1 instead of filtering) must return data; Prometheus
-  must also report each loaded rule healthy.
+  accepted, the same expression with `bool` after each comparison (so a
+  threshold yields 0 or 1 instead of filtering) must return data, and so
+  must each series selector in it; Prometheus must also report each loaded
+  rule healthy.
 
 Usage: prometheus_e2e_test.py BIN_DIR SOURCE_DIR. Bounded to 90 s; every
 process started is stopped on exit.
@@ -102,10 +103,10 @@ class Processes:
             return f.read()
 
     def stop_all(self):
+        """Newest first, each before the next (NATS last)."""
         for _, proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.terminate()
-        for _, proc in reversed(self.procs):
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -364,6 +365,13 @@ def check_rules(prom, src):
         if not prom.query(boolify(rule["expr"])):
             raise Failure("rule %s: no data for %s"
                           % (rule["alert"], boolify(rule["expr"])))
+        # Each series it reads must exist too (one side of an `or` could
+        # otherwise hide a missing one).
+        for selector in re.findall(r"\b(?:reverb_\w+|up)\b(?:\{[^}]*\})?",
+                                   rule["expr"]):
+            if not prom.query(selector):
+                raise Failure("rule %s: no series %s" % (rule["alert"],
+                                                          selector))
 
     # The server's own evaluation of the loaded rules.
     def evaluated():
@@ -372,12 +380,20 @@ def check_rules(prom, src):
         return len(loaded) == len(rules) and all(
             r["health"] == "ok" and r["lastEvaluation"][:4] != "0001"
             for r in loaded)
-    wait_for("every rule evaluated healthy", evaluated, 10)
+    try:
+        wait_for("every rule evaluated healthy", evaluated, 10)
+    except Failure:
+        groups = prom.api("/api/v1/rules")["data"]["groups"]
+        print(json.dumps([{k: r.get(k) for k in ("name", "health",
+                                                 "lastError",
+                                                 "lastEvaluation")}
+                          for g in groups for r in g["rules"]], indent=1))
+        raise
     print("alert rules evaluated with data: %d" % len(rules))
 
 
 def main():
-    bin_dir, src = sys.argv[1], sys.argv[2]
+    bin_dir, src = map(os.path.abspath, sys.argv[1:3])
     for tool in ("reverb", "backbeat-sim", "backbeat-watch"):
         if not os.access(os.path.join(bin_dir, tool), os.X_OK):
             print("missing %s in %s" % (tool, bin_dir))
