@@ -21,11 +21,11 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
+#include <mutex>
 #include <thread>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "reverb/bar_aggregate.h"
 #include "reverb/report_builder.h"
 #include "reverb/timeline_snapshot.h"
@@ -46,6 +46,32 @@ absl::Duration GraceFor(const EngineOptions& options, double tempo_bpm) {
   }
   return std::min(absl::Seconds(60.0 / tempo_bpm / 4.0), kMaxDefaultGrace);
 }
+
+// A std::mutex that clang's thread-safety analysis understands. Not
+// absl::Mutex: the system's Abseil is built without ThreadSanitizer, which
+// then cannot see absl::Mutex synchronize.
+class ABSL_LOCKABLE TimelineLock {
+ public:
+  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
+  void Unlock() ABSL_UNLOCK_FUNCTION() { mu_.unlock(); }
+
+ private:
+  std::mutex mu_;
+};
+
+class ABSL_SCOPED_LOCKABLE TimelineGuard {
+ public:
+  explicit TimelineGuard(TimelineLock& lock) ABSL_EXCLUSIVE_LOCK_FUNCTION(lock)
+      : lock_(lock) {
+    lock_.Lock();
+  }
+  ~TimelineGuard() ABSL_UNLOCK_FUNCTION() { lock_.Unlock(); }
+  TimelineGuard(const TimelineGuard&) = delete;
+  TimelineGuard& operator=(const TimelineGuard&) = delete;
+
+ private:
+  TimelineLock& lock_;
+};
 
 struct HeldClaim {
   StatusClaim claim;
@@ -151,7 +177,7 @@ struct Engine::Impl {
   SnapshotCell snapshot;
   std::vector<std::unique_ptr<Shard>> shards;
 
-  mutable absl::Mutex mu;
+  mutable TimelineLock mu;
   int64_t newest_beat ABSL_GUARDED_BY(mu) = -1;
   int64_t first_downbeat ABSL_GUARDED_BY(mu) = -1;
   int64_t sealed_through ABSL_GUARDED_BY(mu) = -1;
@@ -251,7 +277,7 @@ BeatOutcome Engine::OnBeat(const BeatFrame& frame, Nanos arrival) {
   if (frame.cluster_id != impl_->options.cluster_id) {
     return BeatOutcome::kWrongCluster;
   }
-  absl::MutexLock lock(&impl_->mu);
+  TimelineGuard lock(impl_->mu);
   if (impl_->newest_beat >= 0 && frame.beat_index <= impl_->newest_beat) {
     return impl_->OnOlderBeat(frame);
   }
@@ -353,7 +379,7 @@ void Engine::Impl::SetBoundary(Bar& bar, int64_t to_beat, Nanos arrival,
 // ------------------------------------------------------------- transport --
 
 void Engine::OnTransportEvent(TransportEvent event, Nanos arrival) {
-  absl::MutexLock lock(&impl_->mu);
+  TimelineGuard lock(impl_->mu);
   switch (event) {
     case TransportEvent::kInvalidClaim:
       if (Bar* bar = impl_->BarOpenAt(arrival)) {
@@ -377,7 +403,7 @@ void Engine::OnTransportEvent(TransportEvent event, Nanos arrival) {
 }
 
 void Engine::SetDroppedTotal(int64_t dropped) {
-  absl::MutexLock lock(&impl_->mu);
+  TimelineGuard lock(impl_->mu);
   impl_->dropped_total = dropped;
 }
 
@@ -429,24 +455,28 @@ void Engine::Impl::ReleaseHeld() {
     return;
   }
   const Snapshot view = MakeSnapshot();
-  std::erase_if(held, [&](HeldClaim& h) {
+  size_t kept = 0;
+  for (HeldClaim& h : held) {
     const Placement place =
         PlaceClaim(view, h.claim.beat_index, options.hold_beats);
-    switch (place.outcome) {
-      case ClaimOutcome::kHeld:
-      case ClaimOutcome::kFuture:
-        return false;  // No frame at or past its beat yet.
-      case ClaimOutcome::kAccepted:
-        BarOf(place.seq)->carried.AddClaim(h.claim, h.arrival);
-        ++stats.held_released;
-        break;
-      default:
-        ++stats.held_expired;
-        break;
+    if (place.outcome == ClaimOutcome::kHeld ||
+        place.outcome == ClaimOutcome::kFuture) {
+      // No frame at or past its beat yet.
+      if (&held[kept] != &h) {
+        held[kept] = std::move(h);
+      }
+      ++kept;
+      continue;
+    }
+    if (place.outcome == ClaimOutcome::kAccepted) {
+      BarOf(place.seq)->carried.AddClaim(h.claim, h.arrival);
+      ++stats.held_released;
+    } else {
+      ++stats.held_expired;
     }
     shards[h.shard]->held.fetch_sub(1, std::memory_order_relaxed);
-    return true;
-  });
+  }
+  held.resize(kept);
 }
 
 // --------------------------------------------------------------- closing --
@@ -509,7 +539,7 @@ std::vector<ClosedBar> Engine::Impl::TakeReady() {
 }
 
 std::vector<ClosedBar> Engine::Poll(Nanos now) {
-  absl::MutexLock lock(&impl_->mu);
+  TimelineGuard lock(impl_->mu);
   impl_->ReleaseHeld();
   while (!impl_->open.empty() && impl_->open.front().has_boundary &&
          impl_->open.front().due <= now) {
@@ -519,7 +549,7 @@ std::vector<ClosedBar> Engine::Poll(Nanos now) {
 }
 
 std::vector<ClosedBar> Engine::Flush() {
-  absl::MutexLock lock(&impl_->mu);
+  TimelineGuard lock(impl_->mu);
   impl_->ReleaseHeld();
   while (!impl_->open.empty() && impl_->open.front().has_boundary) {
     impl_->SealOldest();
@@ -528,7 +558,7 @@ std::vector<ClosedBar> Engine::Flush() {
 }
 
 std::optional<Nanos> Engine::NextDue() const {
-  absl::MutexLock lock(&impl_->mu);
+  TimelineGuard lock(impl_->mu);
   if (!impl_->ready.empty()) {
     return impl_->ready.front().due;
   }
@@ -539,7 +569,7 @@ std::optional<Nanos> Engine::NextDue() const {
 }
 
 EngineStats Engine::stats() const {
-  absl::MutexLock lock(&impl_->mu);
+  TimelineGuard lock(impl_->mu);
   return impl_->stats;
 }
 
