@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -11,7 +13,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/mutex.h"
 #include "common/nats_status.h"
 #include "reverb/log_limiter.h"
 #include "reverb/metrics.h"
@@ -76,9 +77,12 @@ struct Server::State {
   LogLimiter beat_log{5 * kSecond};
   LogLimiter slow_consumer_log{5 * kSecond};
 
-  absl::Mutex mu;
-  bool stopping ABSL_GUARDED_BY(mu) = false;
-  bool woken ABSL_GUARDED_BY(mu) = false;
+  // std::mutex rather than absl::Mutex: Debian's Abseil is not built with
+  // ThreadSanitizer, which then cannot see its synchronization.
+  std::mutex mu;
+  std::condition_variable wake_closer;
+  bool stopping = false;  // Guarded by mu.
+  bool woken = false;     // Guarded by mu.
   std::thread closer;
   bool shut_down = false;
 
@@ -90,8 +94,9 @@ struct Server::State {
   Nanos Now() const { return clock->Now(); }
 
   void WakeCloser() {
-    absl::MutexLock lock(&mu);
+    std::lock_guard<std::mutex> lock(mu);
     woken = true;
+    wake_closer.notify_one();
   }
 
   // Message path.
@@ -304,7 +309,7 @@ void Server::State::CloserLoop() {
     WaitForWork();
     UpdateDropped();
     {
-      absl::MutexLock lock(&mu);
+      std::lock_guard<std::mutex> lock(mu);
       if (stopping) {
         return;
       }
@@ -323,14 +328,10 @@ void Server::State::WaitForWork() {
   if (due.has_value() && *due < wake) {
     wake = *due;
   }
-  absl::MutexLock lock(&mu);
-  if (!woken && !stopping && wake > now) {
-    mu.AwaitWithTimeout(absl::Condition(
-                            +[](State* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
-                              return s->woken || s->stopping;
-                            },
-                            this),
-                        absl::Nanoseconds(wake - now));
+  std::unique_lock<std::mutex> lock(mu);
+  if (wake > now) {
+    wake_closer.wait_for(lock, std::chrono::nanoseconds(wake - now),
+                         [this] { return woken || stopping; });
   }
   woken = false;
 }
@@ -566,8 +567,9 @@ void Server::Shutdown() {
   // Stop ingest first so that every accepted claim is in the engine.
   st.Drain();
   {
-    absl::MutexLock lock(&st.mu);
+    std::lock_guard<std::mutex> lock(st.mu);
     st.stopping = true;
+    st.wake_closer.notify_one();
   }
   if (st.closer.joinable()) {
     st.closer.join();
