@@ -2,6 +2,7 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
@@ -483,12 +484,22 @@ absl::Status Server::State::Subscribe() {
 // Lets every subscription deliver what it already holds, bounded in time,
 // then stops all callbacks.
 void Server::State::Drain() {
+  bool connected = conn != nullptr &&
+                   natsConnection_Status(conn) == NATS_CONN_STATUS_CONNECTED;
   for (const auto& sub : subs) {
-    natsSubscription_Drain(sub->sub);
+    if (!connected) {
+      // Nothing more can arrive, and a drain would wait for the server.
+      natsSubscription_Unsubscribe(sub->sub);
+    } else {
+      natsSubscription_Drain(sub->sub);
+    }
   }
+  Nanos deadline = Now() + kDrainMillis * 1'000'000;
   for (const auto& sub : subs) {
-    if (natsSubscription_WaitForDrainCompletion(sub->sub, kDrainMillis) !=
-        NATS_OK) {
+    // Zero would mean "no timeout" to cnats.
+    int64_t left = std::max<int64_t>(1, (deadline - Now()) / 1'000'000);
+    if (connected &&
+        natsSubscription_WaitForDrainCompletion(sub->sub, left) != NATS_OK) {
       spdlog::warn("shutdown: {} did not drain in time", sub->subject);
       natsSubscription_Unsubscribe(sub->sub);
     }
@@ -578,7 +589,8 @@ void Server::Shutdown() {
   // Publish every bar whose boundary is known, then let the bytes leave.
   st.UpdateDropped();
   st.PublishBars(st.engine.Flush());
-  if (st.conn != nullptr) {
+  if (st.conn != nullptr &&
+      natsConnection_Status(st.conn) == NATS_CONN_STATUS_CONNECTED) {
     natsConnection_FlushTimeout(st.conn, 1000);
   }
   for (const auto& sub : st.subs) {
