@@ -213,6 +213,10 @@ class Exporter : public prometheus::Collectable {
     const auto i = static_cast<size_t>(outcome);
     if (i < beats_.size()) beats_[i]->Increment();
   }
+  void CountRejectedBeat(RejectReason reason) {
+    const auto i = static_cast<size_t>(reason);
+    if (i < beats_rejected_.size()) beats_rejected_[i]->Increment();
+  }
   void RecordBar(const BarReport& report, double close_latency_seconds);
   void CountPublishFailure() { publish_failures_->Increment(); }
   void SetEngineStats(const EngineStats& stats);
@@ -260,6 +264,7 @@ class Exporter : public prometheus::Collectable {
   // Low-rate series, kept by prometheus-cpp.
   std::shared_ptr<prometheus::Registry> registry_;
   std::array<prometheus::Counter*, kBeatOutcomes.size()> beats_{};
+  std::array<prometheus::Counter*, kRejectReasons.size()> beats_rejected_{};
   prometheus::Counter* published_ = nullptr;
   prometheus::Counter* publish_failures_ = nullptr;
   prometheus::Counter* reconnects_ = nullptr;
@@ -286,6 +291,15 @@ Exporter::Exporter(const std::string& cluster)
                     .Register(*registry_);
   for (size_t i = 0; i < kBeatOutcomes.size(); ++i) {
     beats_[i] = &beats.Add({{"outcome", kBeatOutcomes[i]}});
+  }
+  auto& beats_rejected =
+      prometheus::BuildCounter()
+          .Name("reverb_beats_rejected_total")
+          .Help("Beat-subject messages rejected before the engine, by reason.")
+          .Labels(labels)
+          .Register(*registry_);
+  for (size_t i = 0; i < kRejectReasons.size(); ++i) {
+    beats_rejected_[i] = &beats_rejected.Add({{"reason", kRejectReasons[i]}});
   }
   auto counter = [&](const char* name, const char* help) {
     return &prometheus::BuildCounter()
@@ -679,6 +693,10 @@ void Metrics::CountRejected(RejectReason reason) {
 void Metrics::ObserveClaimSeconds(double seconds) {
   impl_->exporter->ObserveClaimSeconds(seconds);
 }
+void Metrics::CountRejectedBeat(RejectReason reason) {
+  impl_->exporter->CountRejectedBeat(reason);
+}
+
 void Metrics::CountBeat(BeatOutcome outcome) {
   impl_->exporter->CountBeat(outcome);
 }

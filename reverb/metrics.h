@@ -47,6 +47,7 @@ class Metrics {
   // published: it sets the last-bar gauges, counts the report and observes
   // `close_latency_seconds` (publication time minus the bar's due time).
   void CountBeat(BeatOutcome outcome);
+  void CountRejectedBeat(RejectReason reason);
   void RecordBar(const BarReport& report, double close_latency_seconds);
   void CountPublishFailure();
   void SetEngineStats(const EngineStats& stats);  // Running totals.

@@ -212,7 +212,7 @@ void Server::State::OnBeatMessage(natsMsg* msg) {
   absl::StatusOr<BeatFrame> frame =
       Contract::Builtin().ParseBeatFrame(bytes, options.limits);
   if (!frame.ok()) {
-    metrics.CountRejected(RejectReasonOf(frame.status()));
+    metrics.CountRejectedBeat(RejectReasonOf(frame.status()));
     int64_t suppressed = 0;
     if (invalid_beat_log.Allow(arrival, &suppressed)) {
       spdlog::warn("beat: rejected frame: {} ({} more suppressed)",
@@ -248,8 +248,8 @@ void Server::State::OnClaimMessage(int shard, natsMsg* msg) {
       Contract::Builtin().ParseStatusClaim(bytes, options.limits);
   if (!claim.ok()) {
     RejectReason reason = RejectReasonOf(claim.status());
-    metrics.CountRejected(reason);
     engine.OnTransportEvent(TransportEvent::kInvalidClaim, arrival);
+    metrics.CountRejected(reason);
     int64_t suppressed = 0;
     if (invalid_claim_log.Allow(arrival, &suppressed)) {
       spdlog::warn("claim: rejected {}: {} ({} more suppressed)",
@@ -472,6 +472,11 @@ absl::Status Server::State::Subscribe() {
     if (status.ok()) {
       status = SubscribeOne(wildcard, shard++, inbox_queue);
     }
+  }
+  // Make sure the server has the subscriptions before Start returns.
+  if (status.ok() &&
+      natsConnection_Status(conn) == NATS_CONN_STATUS_CONNECTED) {
+    status = NatsStatus(natsConnection_FlushTimeout(conn, 5000), "flush");
   }
   if (status.ok()) {
     spdlog::info("nats: subscribed to {}, {} and {} ({} ingest threads)",

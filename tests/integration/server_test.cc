@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "common/contract.h"
 #include "gtest/gtest.h"
+#include "tests/ops/scrape_client.h"
 #include "tests/support/nats_client.h"
 #include "tests/support/nats_server.h"
 
@@ -34,6 +35,7 @@ constexpr char kBar[] = "backbeat.itest.bar";
 constexpr char kDeadLetter[] = "backbeat.itest.rejected";
 constexpr double kTempo = 60;  // One-second beats: the bars are scripted.
 const absl::Duration kSettle = absl::Milliseconds(150);
+const absl::Duration kProcessWait = absl::Seconds(60);
 const absl::Duration kReportWait = absl::Seconds(10);
 
 std::string WindowId(int bar) { return absl::StrFormat("%032x", bar + 1); }
@@ -110,12 +112,44 @@ class ServerTest : public ::testing::Test {
 
   void Publish(const std::string& subject, absl::string_view data) {
     ASSERT_TRUE(client_->Publish(subject, data).ok());
+    ++(subject == kBeat ? published_beats_ : published_claims_);
   }
 
-  // Publishes everything queued and lets Reverb process it.
+  // Publishes everything queued and waits until Reverb has handled it all,
+  // as its own counters tell.
   void Settle() {
     ASSERT_TRUE(client_->Flush().ok());
-    absl::SleepFor(kSettle);
+    absl::Time deadline = absl::Now() + kProcessWait;
+    while (!Processed()) {
+      ASSERT_LT(absl::Now(), deadline)
+          << "reverb did not handle " << published_claims_ << " claims and "
+          << published_beats_ << " frames in time";
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+
+  // The sum of every sample of `name` on Reverb's /metrics; -1 if the
+  // scrape fails.
+  double Metric(const std::string& name) {
+    ops_test::HttpResponse got =
+        ops_test::HttpGet(server_->metrics_port(), "/metrics");
+    if (got.status != 200) {
+      return -1;
+    }
+    double sum = 0;
+    for (const ops_test::Sample& s : ops_test::ParseExposition(got.body)) {
+      sum += s.name == name ? s.value : 0;
+    }
+    return sum;
+  }
+
+  bool Processed() {
+    return Metric("reverb_claims_total") +
+                   Metric("reverb_claims_rejected_total") ==
+               published_claims_ &&
+           Metric("reverb_beats_total") +
+                   Metric("reverb_beats_rejected_total") ==
+               published_beats_;
   }
 
   // Publishes the frames of beats [from, to] of `bar`, the first a downbeat.
@@ -144,6 +178,8 @@ class ServerTest : public ::testing::Test {
   std::unique_ptr<TestNatsClient> client_;
   Inbox* bars_ = nullptr;
   Inbox* dead_letters_ = nullptr;
+  int64_t published_claims_ = 0;  // Since Reverb started.
+  int64_t published_beats_ = 0;
 };
 
 TEST_F(ServerTest, ScriptedBarYieldsExactFigures) {
@@ -311,8 +347,6 @@ TEST_F(ServerTest, FloodOfMalformedMessagesLeavesFiguresIntact) {
                   i % 2 ? ClaimState::kReviewing : ClaimState::kExecuting));
   }
   Settle();
-  ASSERT_TRUE(client_->Flush().ok());
-  absl::SleepFor(absl::Seconds(1));
   PlayBar(1, 4, 4);
 
   BarReport report = Report(1);
@@ -338,7 +372,11 @@ TEST_F(ServerTest, ReconnectsAfterServerRestartAndFlagsTheBar) {
   client_.reset();
   ASSERT_TRUE(nats_->Restart().ok());
   // Reverb reconnects within its reconnect wait; then the bar goes on.
-  absl::SleepFor(absl::Seconds(2));
+  absl::Time deadline = absl::Now() + kProcessWait;
+  while (Metric("reverb_nats_reconnects_total") < 1) {
+    ASSERT_LT(absl::Now(), deadline) << "reverb did not reconnect";
+    absl::SleepFor(absl::Milliseconds(50));
+  }
   Reconnect();
   Publish(kStatus, Claim("a2", 1, ClaimState::kExecuting));
   Settle();
@@ -361,6 +399,7 @@ TEST_F(ServerTest, ShutdownPublishesBarsWhoseBoundaryIsKnown) {
   auto server = Server::Start(slow);
   ASSERT_TRUE(server.ok()) << server.status();
   server_ = *std::move(server);
+  published_claims_ = published_beats_ = 0;
   absl::SleepFor(kSettle);
 
   PlayBar(0, 0, 1);
