@@ -15,6 +15,7 @@
 #include <exception>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -23,7 +24,6 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
@@ -160,8 +160,8 @@ class FamilyBuilder {
 // until the exporter stops serving.
 class Exporter;
 struct PortTable {
-  absl::Mutex mu;
-  absl::flat_hash_map<int, const Exporter*> exporters ABSL_GUARDED_BY(mu);
+  std::mutex mu;  // Not absl::Mutex: invisible to TSan here.
+  absl::flat_hash_map<int, const Exporter*> exporters;  // Guarded by mu.
 };
 
 PortTable& Ports() {
@@ -258,8 +258,8 @@ class Exporter : public prometheus::Collectable {
       absl::ToInt64Nanoseconds(kDefaultReadinessWindow)};
   std::array<std::atomic<int64_t>, 5> engine_stats_{};
 
-  mutable absl::Mutex bar_mu_;
-  std::optional<LastBar> last_bar_ ABSL_GUARDED_BY(bar_mu_);
+  mutable std::mutex bar_mu_;
+  std::optional<LastBar> last_bar_;  // Guarded by bar_mu_.
 
   // Low-rate series, kept by prometheus-cpp.
   std::shared_ptr<prometheus::Registry> registry_;
@@ -334,7 +334,7 @@ void Exporter::StopServing() {
   if (exposer_ == nullptr) return;
   {
     PortTable& table = Ports();
-    absl::MutexLock lock(&table.mu);
+    std::lock_guard<std::mutex> lock(table.mu);
     table.exporters.erase(port_);
   }
   // civetweb's listener polls in 2 s slices and sees the stop request only
@@ -387,7 +387,7 @@ absl::Status Exporter::Serve(const std::string& address,
 
   {
     PortTable& table = Ports();
-    absl::MutexLock lock(&table.mu);
+    std::lock_guard<std::mutex> lock(table.mu);
     table.exporters[port_] = this;
   }
   exposer_->RegisterCollectable(registry_);
@@ -411,7 +411,7 @@ void Exporter::RecordBar(const BarReport& report,
                          double close_latency_seconds) {
   const auto now_steady = std::chrono::steady_clock::now();
   {
-    absl::MutexLock lock(&bar_mu_);
+    std::lock_guard<std::mutex> lock(bar_mu_);
     LastBar bar;
     bar.from_beat = report.from_beat;
     bar.to_beat = report.to_beat;
@@ -579,7 +579,7 @@ void Exporter::AddStateFamilies(std::vector<MetricFamily>& out) const {
 }
 
 void Exporter::AddBarFamilies(std::vector<MetricFamily>& out) const {
-  absl::MutexLock lock(&bar_mu_);
+  std::lock_guard<std::mutex> lock(bar_mu_);
   if (!last_bar_.has_value()) return;  // Nothing to say before a report.
   const LastBar& bar = *last_bar_;
   auto gauge = [&](const char* name, const char* help, double value) {
@@ -654,7 +654,7 @@ int BeginRequest(mg_connection* conn) {
   absl::Status ready = absl::UnavailableError("starting");
   {
     PortTable& table = Ports();
-    absl::MutexLock lock(&table.mu);
+    std::lock_guard<std::mutex> lock(table.mu);
     auto it = table.exporters.find(info->server_port);
     if (it != table.exporters.end()) ready = it->second->Readiness(absl::Now());
   }
