@@ -84,6 +84,7 @@ struct Server::State {
   std::condition_variable wake_closer;
   bool stopping = false;  // Guarded by mu.
   bool woken = false;     // Guarded by mu.
+  bool closed = false;    // Guarded by mu: cnats ran its last callback.
   std::thread closer;
   bool shut_down = false;
 
@@ -183,6 +184,9 @@ void OnClosed(natsConnection*, void* closure) {
   auto* state = static_cast<Server::State*>(closure);
   state->metrics.SetConnected(false);
   spdlog::info("nats: connection closed");
+  std::lock_guard<std::mutex> lock(state->mu);
+  state->closed = true;
+  state->wake_closer.notify_all();
 }
 
 void OnAsyncError(natsConnection*, natsSubscription* sub, natsStatus err,
@@ -604,6 +608,12 @@ void Server::Shutdown() {
   st.subs.clear();
   if (st.conn != nullptr) {
     natsConnection_Close(st.conn);
+    // cnats delivers the closed callback on its own thread; the state it
+    // points to must outlive it.
+    std::unique_lock<std::mutex> lock(st.mu);
+    st.wake_closer.wait_for(lock, std::chrono::seconds(2),
+                            [&st] { return st.closed; });
+    lock.unlock();
     natsConnection_Destroy(st.conn);
     st.conn = nullptr;
   }
