@@ -1,10 +1,15 @@
 #include "reverb/bar_aggregate.h"
 
 #include <algorithm>
+#include <cstring>
 #include <tuple>
 
 namespace backbeat::reverb {
 namespace {
+
+constexpr int64_t kMaxArrivalOffset = PackedAgentState::kNoReview - 1;
+constexpr int64_t kMaxBeatOffset = (int64_t{1} << 15) - 1;
+constexpr unsigned char kLongId = 0xff;  // Length follows as 4 bytes.
 
 bool IsReview(ClaimState state) {
   return state == ClaimState::kReviewing || state == ClaimState::kCompleted;
@@ -12,35 +17,150 @@ bool IsReview(ClaimState state) {
 
 }  // namespace
 
-void AgentState::Add(int64_t beat, Nanos arrival, ClaimState state) {
-  if (std::tie(beat, arrival, state) >
-      std::tie(latest_beat, latest_arrival, latest_state)) {
+// ---------------------------------------------------------------- arena --
+
+const char* IdArena::Store(std::string_view id) {
+  const bool is_long = id.size() >= kLongId;
+  const size_t header = is_long ? 1 + sizeof(uint32_t) : 1;
+  const size_t needed = header + id.size();
+  char* out;
+  if (needed > kBlockBytes / 4) {
+    // A block of its own, kept behind the block being filled.
+    auto block = std::make_unique<char[]>(needed);
+    out = block.get();
+    blocks_.insert(blocks_.empty() ? blocks_.end() : blocks_.end() - 1,
+                   std::move(block));
+    if (blocks_.size() == 1) {
+      used_ = kBlockBytes;  // No block being filled yet.
+    }
+  } else {
+    if (blocks_.empty() || used_ + needed > kBlockBytes) {
+      blocks_.push_back(std::make_unique<char[]>(kBlockBytes));
+      used_ = 0;
+    }
+    out = blocks_.back().get() + used_;
+    used_ += needed;
+  }
+
+  if (is_long) {
+    out[0] = static_cast<char>(kLongId);
+    const uint32_t size = static_cast<uint32_t>(id.size());
+    std::memcpy(out + 1, &size, sizeof(size));
+  } else {
+    out[0] = static_cast<char>(id.size());
+  }
+  std::memcpy(out + header, id.data(), id.size());
+  return out;
+}
+
+std::string_view IdArena::View(const char* stored) {
+  const auto first = static_cast<unsigned char>(stored[0]);
+  if (first != kLongId) {
+    return std::string_view(stored + 1, first);
+  }
+  uint32_t size;
+  std::memcpy(&size, stored + 1, sizeof(size));
+  return std::string_view(stored + 1 + sizeof(size), size);
+}
+
+void IdArena::Adopt(IdArena&& other) {
+  if (blocks_.empty()) {
+    blocks_ = std::move(other.blocks_);
+    used_ = other.used_;
+  } else {
+    // Keep our block being filled last.
+    blocks_.insert(blocks_.end() - 1,
+                   std::make_move_iterator(other.blocks_.begin()),
+                   std::make_move_iterator(other.blocks_.end()));
+  }
+  other.blocks_.clear();
+  other.used_ = kBlockBytes;
+}
+
+// ---------------------------------------------------------------- state --
+
+void PackedAgentState::Add(int64_t beat, int64_t arrival, ClaimState state) {
+  const auto code = static_cast<uint64_t>(state);
+  if (std::tie(beat, arrival, code) >
+      std::make_tuple(static_cast<int64_t>(latest_beat),
+                      static_cast<int64_t>(latest_arrival),
+                      static_cast<uint64_t>(latest_state))) {
     latest_beat = beat;
     latest_arrival = arrival;
-    latest_state = state;
+    latest_state = code;
   }
-  if (IsReview(state)) {
-    first_review_arrival = std::min(first_review_arrival, arrival);
+  if (IsReview(state) && arrival < first_review) {
+    first_review = arrival;
   }
 }
 
-void AgentState::Merge(const AgentState& other) {
-  if (other.latest_beat >= 0) {
-    Add(other.latest_beat, other.latest_arrival, other.latest_state);
+void PackedAgentState::Merge(const PackedAgentState& other) {
+  Add(other.latest_beat, other.latest_arrival,
+      static_cast<ClaimState>(other.latest_state));
+  first_review = std::min<int64_t>(first_review, other.first_review);
+}
+
+// ------------------------------------------------------------ agent map --
+
+void AgentMap::SetBases(int64_t beat, Nanos arrival) {
+  has_bases_ = true;
+  base_beat_ = beat;
+  base_arrival_ = arrival;
+}
+
+int64_t AgentMap::BeatOffset(int64_t beat) const {
+  // Differences of in-range beats cannot overflow; clamp before narrowing.
+  const int64_t offset = beat - base_beat_;
+  return std::clamp(offset, -kMaxBeatOffset, kMaxBeatOffset);
+}
+
+int64_t AgentMap::ArrivalOffset(Nanos arrival) const {
+  int64_t offset;
+  if (__builtin_sub_overflow(arrival, base_arrival_, &offset)) {
+    offset = arrival < base_arrival_ ? -kMaxArrivalOffset : kMaxArrivalOffset;
   }
-  first_review_arrival =
-      std::min(first_review_arrival, other.first_review_arrival);
+  return std::clamp(offset, -kMaxArrivalOffset, kMaxArrivalOffset);
 }
 
-size_t AgentMap::PartitionOf(const std::string& agent) {
-  // The top bits: the tables themselves index by the low ones.
-  return absl::Hash<std::string>{}(agent) >> 60 & (kPartitions - 1);
+AgentState AgentMap::Unpack(const PackedAgentState& packed) const {
+  AgentState state;
+  state.latest_beat = base_beat_ + packed.latest_beat;
+  state.latest_arrival = base_arrival_ + packed.latest_arrival;
+  state.latest_state = static_cast<ClaimState>(packed.latest_state);
+  if (packed.first_review != PackedAgentState::kNoReview) {
+    state.first_review_arrival = base_arrival_ + packed.first_review;
+  }
+  return state;
 }
 
-const AgentState* AgentMap::Find(const std::string& agent) const {
-  const auto& part = parts_[PartitionOf(agent)];
-  auto it = part.find(agent);
-  return it == part.end() ? nullptr : &it->second;
+void AgentMap::Add(std::string_view agent, int64_t beat, Nanos arrival,
+                   ClaimState state) {
+  if (!has_bases_) {
+    SetBases(beat, arrival);
+  }
+  const uint64_t hash = HashOf(agent);
+  Partition& part = parts_[PartitionOf(hash)];
+  auto it = part.lazy_emplace(Probe{agent, hash}, [&](const auto& construct) {
+    PackedAgentState fresh{};
+    fresh.latest_beat = -kMaxBeatOffset - 1;  // Below any claim.
+    fresh.first_review = PackedAgentState::kNoReview;
+    construct(Entry{arena_.Store(agent), hash, fresh});
+  });
+  it->state.Add(BeatOffset(beat), ArrivalOffset(arrival), state);
+}
+
+std::optional<AgentState> AgentMap::Find(std::string_view agent) const {
+  const uint64_t hash = HashOf(agent);
+  const Partition& part = parts_[PartitionOf(hash)];
+  auto it = part.find(Probe{agent, hash});
+  if (it == part.end()) {
+    return std::nullopt;
+  }
+  return Unpack(it->state);
+}
+
+bool AgentMap::Contains(std::string_view agent, uint64_t hash) const {
+  return parts_[PartitionOf(hash)].contains(Probe{agent, hash});
 }
 
 size_t AgentMap::size() const {
@@ -52,24 +172,49 @@ size_t AgentMap::size() const {
 }
 
 void AgentMap::Merge(AgentMap&& other) {
+  // Fold the smaller map into the larger one.
+  if (other.size() > size()) {
+    std::swap(*this, other);
+  }
+  if (other.size() == 0) {
+    other = AgentMap();
+    return;
+  }
+
+  // Entries of `other` keep their id handles: its arena joins ours.
+  const bool same_bases =
+      other.base_beat_ == base_beat_ && other.base_arrival_ == base_arrival_;
   for (size_t p = 0; p < kPartitions; ++p) {
-    auto& into = parts_[p];
-    auto& from = other.parts_[p];
-    // Fold the smaller table into the larger one.
-    if (from.size() > into.size()) {
-      into.swap(from);
-    }
-    for (const auto& [agent, state] : from) {
-      auto [it, inserted] = into.try_emplace(agent, state);
+    Partition& into = parts_[p];
+    for (const Entry& entry : other.parts_[p]) {
+      PackedAgentState state = entry.state;
+      if (!same_bases) {
+        const AgentState full = other.Unpack(entry.state);
+        state.latest_beat = BeatOffset(full.latest_beat);
+        state.latest_arrival = ArrivalOffset(full.latest_arrival);
+        state.first_review = full.first_review_arrival == kNever
+                                 ? PackedAgentState::kNoReview
+                                 : ArrivalOffset(full.first_review_arrival);
+      }
+      bool inserted = false;
+      auto it =
+          into.lazy_emplace(Probe{IdArena::View(entry.id), entry.hash},
+                            [&](const auto& construct) {
+                              inserted = true;
+                              construct(Entry{entry.id, entry.hash, state});
+                            });
       if (!inserted) {
-        it->second.Merge(state);
+        it->state.Merge(state);
       }
     }
-    from.clear();
   }
+  arena_.Adopt(std::move(other.arena_));
+  other = AgentMap();
 }
 
-void SmallestIds::Offer(const std::string& id) {
+// ------------------------------------------------------------ samples --
+
+void SmallestIds::Offer(std::string_view id) {
   if (ids_.size() == limit_ && (limit_ == 0 || id >= ids_.back())) {
     return;
   }
@@ -77,7 +222,7 @@ void SmallestIds::Offer(const std::string& id) {
   if (it != ids_.end() && *it == id) {
     return;
   }
-  ids_.insert(it, id);
+  ids_.insert(it, std::string(id));
   if (ids_.size() > limit_) {
     ids_.pop_back();
   }
@@ -89,8 +234,39 @@ void SmallestIds::Merge(const SmallestIds& other) {
   }
 }
 
+// ----------------------------------------------------------------- roll --
+
+AgentRoll::AgentRoll(const AgentMap& agents) {
+  for (size_t p = 0; p < AgentMap::kPartitions; ++p) {
+    std::vector<Member>& members = parts_[p];
+    agents.ForEachIn(
+        p, [&](std::string_view id, uint64_t hash, const AgentState&) {
+          members.push_back({arena_.Store(id), hash});
+        });
+    members.shrink_to_fit();
+    size_ += members.size();
+  }
+}
+
+int64_t AgentRoll::CountMissing(const AgentMap& agents,
+                                SmallestIds* sample) const {
+  int64_t missing = 0;
+  for (const auto& members : parts_) {
+    for (const Member& member : members) {
+      const std::string_view id = IdArena::View(member.id);
+      if (!agents.Contains(id, member.hash)) {
+        ++missing;
+        sample->Offer(id);
+      }
+    }
+  }
+  return missing;
+}
+
+// ------------------------------------------------------------ aggregate --
+
 void BarAggregate::AddClaim(const StatusClaim& claim, Nanos arrival) {
-  agents_[claim.agent_id].Add(claim.beat_index, arrival, claim.state);
+  agents_.Add(claim.agent_id, claim.beat_index, arrival, claim.state);
   if (!claim.task_id.has_value()) {
     return;
   }

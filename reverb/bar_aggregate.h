@@ -13,7 +13,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -29,50 +32,130 @@ using Nanos = int64_t;  // Monotonic nanoseconds.
 inline constexpr Nanos kNever = std::numeric_limits<Nanos>::max();
 inline constexpr size_t kMaxIssueAgents = 10;
 
-// One agent's claims within one bar, reduced to what the report needs.
+// Agent ids copied once, at addresses that stay put until the arena (or the
+// arena that adopted its blocks) is destroyed, moves included.
+class IdArena {
+ public:
+  // Copies `id`; the handle returned names it for View().
+  const char* Store(std::string_view id);
+  static std::string_view View(const char* stored);
+  // Takes over every block of `other`: handles into it stay valid.
+  void Adopt(IdArena&& other);
+
+ private:
+  static constexpr size_t kBlockBytes = 64 << 10;
+
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  size_t used_ = kBlockBytes;  // Bytes used of blocks_.back().
+};
+
+// One agent's claims within one bar, packed into 16 bytes: beats and arrival
+// times are offsets from the owning AgentMap's base beat and base arrival.
+// Offsets saturate: arrivals more than ~39 hours and beats more than 32767
+// away from the bar's first claim compare as equal to the extreme value.
+struct PackedAgentState {
+  static constexpr int64_t kNoReview = (int64_t{1} << 47) - 1;
+
+  int64_t latest_arrival : 48;
+  uint64_t latest_state : 8;
+  int64_t first_review : 48;  // kNoReview: none.
+  int64_t latest_beat : 16;
+
+  // Folds one claim in. The latest state is the claim with the highest
+  // beat; ties go to the later arrival, then the higher state, so the result
+  // does not depend on the order claims are folded in.
+  void Add(int64_t beat, int64_t arrival, ClaimState state);
+  void Merge(const PackedAgentState& other);
+};
+static_assert(sizeof(PackedAgentState) == 16);
+
+// One agent's state in absolute beats and times, as the report reads it.
 struct AgentState {
   int64_t latest_beat = -1;
   Nanos latest_arrival = 0;
   Nanos first_review_arrival = kNever;  // Earliest reviewing/completed.
   ClaimState latest_state = ClaimState::kIdle;
-
-  // Folds one claim in. The latest state is the claim with the highest
-  // beat_index; ties go to the later arrival, then the higher state, so the
-  // result does not depend on the order claims are folded in.
-  void Add(int64_t beat, Nanos arrival, ClaimState state);
-  void Merge(const AgentState& other);
 };
 
 // Agents of one bar, split by a hash of the id into partitions so that
-// merging and scanning work on cache-sized tables.
+// merging and scanning work on cache-sized tables. Each agent takes a
+// 32-byte slot (its id's hash, a handle into the map's IdArena and its
+// packed state) plus the id's bytes once.
 class AgentMap {
  public:
   static constexpr size_t kPartitions = 16;
 
-  AgentState& operator[](const std::string& agent) {
-    return parts_[PartitionOf(agent)][agent];
+  static uint64_t HashOf(std::string_view agent) {
+    return absl::Hash<std::string_view>{}(agent);
   }
-  const AgentState* Find(const std::string& agent) const;
-  bool contains(const std::string& agent) const {
-    return Find(agent) != nullptr;
-  }
+
+  void Add(std::string_view agent, int64_t beat, Nanos arrival,
+           ClaimState state);
+  std::optional<AgentState> Find(std::string_view agent) const;
+  // Same as Find(agent).has_value(); `hash` must be HashOf(agent).
+  bool Contains(std::string_view agent, uint64_t hash) const;
   size_t size() const;
-  // Calls fn(id, state) for every agent, in no particular order.
+  // Calls fn(id, hash, state) for every agent, partition by partition, in no
+  // particular order within a partition. `id` lives as long as the map.
   template <typename Fn>
   void ForEach(Fn&& fn) const {
-    for (const auto& part : parts_) {
-      for (const auto& [agent, state] : part) {
-        fn(agent, state);
-      }
+    for (size_t p = 0; p < kPartitions; ++p) {
+      ForEachIn(p, fn);
     }
   }
-  // Set union; `other` is left in a valid but unspecified state.
+  template <typename Fn>
+  void ForEachIn(size_t partition, Fn&& fn) const {
+    for (const Entry& entry : parts_[partition]) {
+      fn(IdArena::View(entry.id), entry.hash, Unpack(entry.state));
+    }
+  }
+  static size_t PartitionOf(uint64_t hash) {
+    // The top bits: the tables themselves index by the low ones.
+    return hash >> 60 & (kPartitions - 1);
+  }
+  // Set union; `other` is left empty.
   void Merge(AgentMap&& other);
 
  private:
-  static size_t PartitionOf(const std::string& agent);
+  struct Entry {
+    const char* id;  // In arena_.
+    uint64_t hash;
+    mutable PackedAgentState state;
+  };
+  struct Probe {
+    std::string_view id;
+    uint64_t hash;
+  };
+  struct EntryHash {
+    using is_transparent = void;
+    size_t operator()(const Entry& e) const { return e.hash; }
+    size_t operator()(const Probe& p) const { return p.hash; }
+  };
+  struct EntryEq {
+    using is_transparent = void;
+    bool operator()(const Entry& a, const Entry& b) const {
+      return a.hash == b.hash && IdArena::View(a.id) == IdArena::View(b.id);
+    }
+    bool operator()(const Entry& a, const Probe& b) const {
+      return a.hash == b.hash && IdArena::View(a.id) == b.id;
+    }
+    bool operator()(const Probe& a, const Entry& b) const {
+      return (*this)(b, a);
+    }
+  };
+  using Partition = absl::flat_hash_set<Entry, EntryHash, EntryEq>;
 
-  std::array<absl::flat_hash_map<std::string, AgentState>, kPartitions> parts_;
+  AgentState Unpack(const PackedAgentState& packed) const;
+  // Sets the bases from the first claim.
+  void SetBases(int64_t beat, Nanos arrival);
+  int64_t BeatOffset(int64_t beat) const;
+  int64_t ArrivalOffset(Nanos arrival) const;
+
+  bool has_bases_ = false;
+  int64_t base_beat_ = 0;
+  Nanos base_arrival_ = 0;
+  IdArena arena_;
+  std::array<Partition, kPartitions> parts_;
 };
 
 // The `limit` lexicographically smallest distinct ids offered, sorted.
@@ -80,13 +163,36 @@ class SmallestIds {
  public:
   explicit SmallestIds(size_t limit = kMaxIssueAgents) : limit_(limit) {}
 
-  void Offer(const std::string& id);
+  void Offer(std::string_view id);
   void Merge(const SmallestIds& other);
   const std::vector<std::string>& ids() const { return ids_; }
 
  private:
   size_t limit_;
   std::vector<std::string> ids_;
+};
+
+// The ids of a reported bar's agents, kept for the next bar's
+// agents_silent: about 16 bytes per agent plus the id's bytes.
+class AgentRoll {
+ public:
+  // Copies the ids of `agents`.
+  explicit AgentRoll(const AgentMap& agents);
+
+  // Counts the agents of the roll missing from `agents`, and offers their ids
+  // to `sample`. Exact: ids are compared byte for byte on a hash match.
+  int64_t CountMissing(const AgentMap& agents, SmallestIds* sample) const;
+  size_t size() const { return size_; }
+
+ private:
+  struct Member {
+    const char* id;  // In arena_.
+    uint64_t hash;
+  };
+
+  IdArena arena_;
+  std::array<std::vector<Member>, AgentMap::kPartitions> parts_;
+  size_t size_ = 0;
 };
 
 class BarAggregate {
@@ -101,7 +207,6 @@ class BarAggregate {
   void Clear();
 
   const AgentMap& agents() const { return agents_; }
-  AgentMap TakeAgents() { return std::move(agents_); }
   // Distinct (agent, task) pairs helping on a task that some claim of the
   // bar reports completed.
   int64_t HelpPromisesFulfilled() const;

@@ -188,7 +188,7 @@ struct Engine::Impl {
   std::deque<Bar> open ABSL_GUARDED_BY(mu);
   std::vector<HeldClaim> held ABSL_GUARDED_BY(mu);
   std::vector<ClosedBar> ready ABSL_GUARDED_BY(mu);
-  std::optional<AgentMap> previous_agents ABSL_GUARDED_BY(mu);
+  std::optional<AgentRoll> previous_agents ABSL_GUARDED_BY(mu);
   EngineStats stats ABSL_GUARDED_BY(mu);
 };
 
@@ -529,7 +529,9 @@ void Engine::Impl::Report(Bar& bar) {
   closed.due = bar.due;
   ready.push_back(std::move(closed));
   ++stats.bars_reported;
-  previous_agents = merged.TakeAgents();
+  // The old roll goes first, so only one is ever held beside the bar.
+  previous_agents.reset();
+  previous_agents.emplace(merged.agents());
 }
 
 std::vector<ClosedBar> Engine::Impl::TakeReady() {

@@ -34,20 +34,21 @@ struct AgentTally {
 
 AgentTally TallyAgents(const AgentMap& agents, Nanos boundary) {
   AgentTally tally;
-  agents.ForEach([&](const std::string& agent, const AgentState& state) {
-    if (state.first_review_arrival <= boundary) {
-      ++tally.on_time;
-    } else {
-      tally.missed_ids.Offer(agent);
-    }
-    if (state.latest_state == ClaimState::kFailed) {
-      ++tally.failed;
-      tally.failed_ids.Offer(agent);
-    } else if (state.latest_state == ClaimState::kBlocked) {
-      ++tally.blocked;
-      tally.blocked_ids.Offer(agent);
-    }
-  });
+  agents.ForEach(
+      [&](std::string_view agent, uint64_t /*hash*/, const AgentState& state) {
+        if (state.first_review_arrival <= boundary) {
+          ++tally.on_time;
+        } else {
+          tally.missed_ids.Offer(agent);
+        }
+        if (state.latest_state == ClaimState::kFailed) {
+          ++tally.failed;
+          tally.failed_ids.Offer(agent);
+        } else if (state.latest_state == ClaimState::kBlocked) {
+          ++tally.blocked;
+          tally.blocked_ids.Offer(agent);
+        }
+      });
   return tally;
 }
 
@@ -71,19 +72,13 @@ void AddAgentIssues(const AgentTally& tally, int64_t reporting,
       tally.missed_ids.ids()));
 }
 
-void AddSilentIssue(const AgentMap& agents, const AgentMap* previous,
+void AddSilentIssue(const AgentMap& agents, const AgentRoll* previous,
                     std::vector<Issue>* issues) {
   if (previous == nullptr) {
     return;
   }
-  int64_t silent = 0;
   SmallestIds ids;
-  previous->ForEach([&](const std::string& agent, const AgentState&) {
-    if (!agents.contains(agent)) {
-      ++silent;
-      ids.Offer(agent);
-    }
-  });
+  const int64_t silent = previous->CountMissing(agents, &ids);
   issues->push_back(MakeIssue(
       "agents_silent", Severity::kWarning, silent,
       absl::StrCat(silent, Plural(silent, " agent", " agents"),
@@ -197,7 +192,7 @@ void FinishIssues(std::vector<Issue>* issues) {
 }
 
 BarReport BuildReport(const BarFacts& facts, const BarAggregate& bar,
-                      const AgentMap* previous, const ReportOptions& options) {
+                      const AgentRoll* previous, const ReportOptions& options) {
   BarReport report;
   report.window_id = facts.window_id;
   report.from_beat = facts.from_beat;

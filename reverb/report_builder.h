@@ -33,8 +33,9 @@ struct ReportOptions {
 };
 
 // `previous` holds the agents of the previous reported bar (null if none).
+// One pass over the bar's agents computes every figure and sample.
 BarReport BuildReport(const BarFacts& facts, const BarAggregate& bar,
-                      const AgentMap* previous, const ReportOptions& options);
+                      const AgentRoll* previous, const ReportOptions& options);
 
 // Sum over from_beat..to_beat of 60000 / tempo; a beat without a frame takes
 // the tempo of the nearest earlier frame.

@@ -91,16 +91,21 @@ TEST(ReportBuilderTest, MergeIsOrderIndependentUnion) {
     EXPECT_EQ(right.agents().size(), 3u);
     EXPECT_EQ(right.HelpPromisesFulfilled(), 1);
     all.agents().ForEach(
-        [&](const std::string& agent, const AgentState& state) {
-          const AgentState& got = *right.agents().Find(agent);
+        [&](std::string_view agent, uint64_t, const AgentState& state) {
+          const std::optional<AgentState> found = right.agents().Find(agent);
+          ASSERT_TRUE(found.has_value());
+          const AgentState got = *found;
           EXPECT_EQ(got.latest_beat, state.latest_beat);
           EXPECT_EQ(got.latest_arrival, state.latest_arrival);
           EXPECT_EQ(got.latest_state, state.latest_state);
           EXPECT_EQ(got.first_review_arrival, state.first_review_arrival);
         });
   }
-  EXPECT_EQ(all.agents().Find("b")->latest_state, ClaimState::kCompleted);
-  EXPECT_EQ(all.agents().Find("c")->first_review_arrival, 1);
+  const std::optional<AgentState> b = all.agents().Find("b");
+  const std::optional<AgentState> c = all.agents().Find("c");
+  ASSERT_TRUE(b.has_value() && c.has_value());
+  EXPECT_EQ(b->latest_state, ClaimState::kCompleted);
+  EXPECT_EQ(c->first_review_arrival, 1);
 }
 
 TEST(ReportBuilderTest, SmallestIdsKeepsLimitSortedDistinct) {
