@@ -1,6 +1,7 @@
-// Per-StatusClaim cost of reading a message, side by side: RapidJSON parse
-// alone, RapidJSON parse plus its generic SchemaValidator, and the contract
-// library's ParseStatusClaim (parse, checks and typed value).
+// Per-message cost of reading a StatusClaim, side by side: RapidJSON parse
+// alone, RapidJSON parse plus its generic SchemaValidator, the contract
+// library's DOM path (bounded document, checker, typed value) and its
+// ParseStatusClaim (the streaming fast path); then a BeatFrame both ways.
 #include <benchmark/benchmark.h>
 
 #include <fstream>
@@ -71,6 +72,19 @@ void BM_RapidJsonParseAndSchemaValidator(benchmark::State& state) {
 }
 BENCHMARK(BM_RapidJsonParseAndSchemaValidator);
 
+void BM_ContractParseStatusClaimViaDom(benchmark::State& state) {
+  std::vector<std::string> claims = Claims();
+  const Contract& contract = Contract::Builtin();
+  size_t i = 0;
+  for (auto _ : state) {
+    auto claim = contract.ParseStatusClaimViaDom(claims[i++ % claims.size()]);
+    if (!claim.ok()) state.SkipWithError("a claim failed validation");
+    benchmark::DoNotOptimize(claim);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ContractParseStatusClaimViaDom);
+
 void BM_ContractParseStatusClaim(benchmark::State& state) {
   std::vector<std::string> claims = Claims();
   const Contract& contract = Contract::Builtin();
@@ -83,6 +97,48 @@ void BM_ContractParseStatusClaim(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_ContractParseStatusClaim);
+
+// Frames as Pulse sends them, with varying beats and phases.
+std::vector<std::string> Frames() {
+  std::vector<std::string> frames;
+  const char* phases[] = {"plan", "execute", "review"};
+  for (int i = 0; i < 64; ++i) {
+    frames.push_back(
+        std::string(R"({"type":"backbeat.beatframe.v1","cluster_id":"chorus-)"
+                    R"(prod","beat_index":)") +
+        std::to_string(1000 + i) + R"(,"downbeat":)" +
+        (i % 4 == 0 ? "true" : "false") + R"(,"phase":")" + phases[i % 3] +
+        R"(","hlc":"7ffd:0001:abcd","deadline_at":"2025-09-05T12:30:00Z",)"
+        R"("tempo_bpm":120.0,"window_id":"7e9b0e6c4c9a4e59b7f2d9a3c1b2e4d5"})");
+  }
+  return frames;
+}
+
+void BM_ContractParseBeatFrameViaDom(benchmark::State& state) {
+  std::vector<std::string> frames = Frames();
+  const Contract& contract = Contract::Builtin();
+  size_t i = 0;
+  for (auto _ : state) {
+    auto frame = contract.ParseBeatFrameViaDom(frames[i++ % frames.size()]);
+    if (!frame.ok()) state.SkipWithError("a frame failed validation");
+    benchmark::DoNotOptimize(frame);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ContractParseBeatFrameViaDom);
+
+void BM_ContractParseBeatFrame(benchmark::State& state) {
+  std::vector<std::string> frames = Frames();
+  const Contract& contract = Contract::Builtin();
+  size_t i = 0;
+  for (auto _ : state) {
+    auto frame = contract.ParseBeatFrame(frames[i++ % frames.size()]);
+    if (!frame.ok()) state.SkipWithError("a frame failed validation");
+    benchmark::DoNotOptimize(frame);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ContractParseBeatFrame);
 
 }  // namespace
 }  // namespace backbeat

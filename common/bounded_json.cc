@@ -55,30 +55,16 @@ class LimitedBuilder {
   }
 
   bool RawNumber(const char* s, SizeType n, bool /*copy*/) {
-    const char* end = s + n;
-    if (std::find_first_of(s, end, kFraction, kFraction + 3) == end) {
-      int64_t value = 0;
-      auto [ptr, ec] = std::from_chars(s, end, value);
-      if (ec != std::errc() || ptr != end) {
-        error_ = "integer does not fit in 64 bits";
-        return false;
-      }
-      return document_.Int64(value);
-    }
-    double value = 0;
-    auto [ptr, ec] = std::from_chars(s, end, value);
-    if (ec != std::errc() || ptr != end || !std::isfinite(value)) {
-      error_ = "number is out of the range of a double";
-      return false;
-    }
-    return document_.Double(value);
+    JsonNumber number;
+    error_ = ReadJsonNumber(s, n, &number);
+    if (error_ != nullptr) return false;
+    return number.is_integer ? document_.Int64(number.integer)
+                             : document_.Double(number.real);
   }
 
   const char* error() const { return error_; }
 
  private:
-  static constexpr char kFraction[] = ".eE";
-
   bool Enter() {
     if (++depth_ <= max_depth_) return true;
     error_ = "nesting is too deep";
@@ -90,6 +76,8 @@ class LimitedBuilder {
   int depth_ = 0;
   const char* error_ = nullptr;
 };
+
+constexpr char kFraction[] = ".eE";
 
 absl::Status Malformed(size_t offset, absl::string_view what) {
   return absl::DataLossError(
@@ -134,6 +122,25 @@ const rapidjson::Value* DuplicateKey(const rapidjson::Value& v) {
 }
 
 }  // namespace
+
+const char* ReadJsonNumber(const char* s, size_t n, JsonNumber* out) {
+  const char* end = s + n;
+  if (std::find_first_of(s, end, kFraction, kFraction + 3) == end) {
+    auto [ptr, ec] = std::from_chars(s, end, out->integer);
+    if (ec != std::errc() || ptr != end) {
+      return "integer does not fit in 64 bits";
+    }
+    out->is_integer = true;
+    out->real = static_cast<double>(out->integer);
+    return nullptr;
+  }
+  auto [ptr, ec] = std::from_chars(s, end, out->real);
+  if (ec != std::errc() || ptr != end || !std::isfinite(out->real)) {
+    return "number is out of the range of a double";
+  }
+  out->is_integer = false;
+  return nullptr;
+}
 
 BoundedDocument::BoundedDocument()
     : value_allocator_(value_buffer_, kValueBytes),

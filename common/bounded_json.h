@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -19,6 +20,18 @@ namespace backbeat {
 using PoolAllocator = rapidjson::MemoryPoolAllocator<>;
 using PoolDocument =
     rapidjson::GenericDocument<rapidjson::UTF8<>, PoolAllocator, PoolAllocator>;
+
+// A JSON number token read as BACKBEAT reads numbers: without '.', 'e' or
+// 'E' it is an integer that must fit in int64; otherwise a finite double.
+struct JsonNumber {
+  bool is_integer = false;
+  int64_t integer = 0;
+  double real = 0;  // Also set for integers, converted.
+};
+
+// Reads the token `s` of `n` bytes (already valid JSON number syntax).
+// Returns nullptr on success, else a static text naming the problem.
+const char* ReadJsonNumber(const char* s, size_t n, JsonNumber* out);
 
 class BoundedDocument {
  public:

@@ -11,6 +11,8 @@
 #include "absl/strings/str_join.h"
 #include "common/bounded_json.h"
 #include "common/builtin_schemas.h"
+#include "common/fast_reader.h"
+#include "common/message_fields.h"
 #include "common/schema_checker.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
@@ -28,62 +30,12 @@ constexpr const char* kSchemaFiles[] = {
 constexpr const char* kWireTypes[] = {kBeatFrameType, kStatusClaimType,
                                       kBarReportType};
 
-// Root fields each typed message reads, in the order of the enums below.
-constexpr const char* kFrameFields[] = {
-    "cluster_id", "beat_index",  "downbeat",  "phase",
-    "hlc",        "deadline_at", "tempo_bpm", "window_id"};
-enum FrameField {
-  kClusterId,
-  kFrameBeat,
-  kDownbeat,
-  kPhase,
-  kFrameHlc,
-  kDeadlineAt,
-  kTempoBpm,
-  kFrameWindow
-};
-constexpr const char* kClaimFields[] = {"agent_id", "task_id",    "beat_index",
-                                        "state",    "beats_left", "progress",
-                                        "notes",    "hlc"};
-enum ClaimField {
-  kAgentId,
-  kTaskId,
-  kClaimBeat,
-  kState,
-  kBeatsLeft,
-  kProgress,
-  kNotes,
-  kClaimHlc
-};
-constexpr const char* kReportFields[] = {
-    "window_id",           "from_beat",       "to_beat",
-    "agents_reporting",    "on_time_reviews", "help_promises_fulfilled",
-    "secret_rotations_ok", "tempo_drift_ms",  "issues"};
-enum ReportField {
-  kReportWindow,
-  kFromBeat,
-  kToBeat,
-  kAgentsReporting,
-  kOnTimeReviews,
-  kHelpFulfilled,
-  kRotationsOk,
-  kDriftMs,
-  kIssues
-};
-constexpr size_t kMaxFields = 9;
-
-constexpr const char* kPhases[] = {"plan", "execute", "review"};
-constexpr const char* kStates[] = {"idle",      "planning",  "executing",
-                                   "reviewing", "completed", "failed",
-                                   "blocked",   "helping"};
-constexpr const char* kSeverities[] = {"info", "warning", "critical"};
-
+// Position of a checked enum value in its wire names.
 template <size_t N>
-int NameIndex(const Value& v, const char* const (&names)[N]) {
-  for (size_t i = 0; i < N; ++i) {
-    if (std::strcmp(v.GetString(), names[i]) == 0) return static_cast<int>(i);
-  }
-  return 0;  // Unreachable once the schema's enum has been checked.
+int EnumIndex(const Value& v, const char* const (&names)[N]) {
+  int i =
+      NameIndex(absl::string_view(v.GetString(), v.GetStringLength()), names);
+  return i < 0 ? 0 : i;  // Never negative once the enum has been checked.
 }
 
 std::string Str(const Value& v) {
@@ -98,6 +50,7 @@ struct MessageSchema {
   std::array<int, kMaxFields> field_index{};
   std::string wire_type;
   std::vector<std::string> code_rules;  // Indexed like the rules below.
+  FastBinding fast;                     // For the streaming reader.
 };
 
 struct Contract::Schemas {
@@ -171,6 +124,7 @@ absl::StatusOr<std::unique_ptr<Contract::Schemas>> LoadSchemas(
     absl::Status s =
         Bind(kSchemaFiles[i], fields[i].first, fields[i].second, rules[i], &m);
     if (!s.ok()) return s;
+    BindFastReader(m.checker.get(), fields[i].first, fields[i].second, &m.fast);
     if (m.wire_type != kWireTypes[i]) {
       return absl::InvalidArgumentError(absl::StrCat(
           kSchemaFiles[i], ": type is ", m.wire_type, ", not ", kWireTypes[i]));
@@ -198,7 +152,7 @@ BeatFrame ReadFrame(const MessageSchema& s, const Slots& slots) {
   f.cluster_id = Str(*Field(s, slots, kClusterId));
   f.beat_index = Field(s, slots, kFrameBeat)->GetInt64();
   f.downbeat = Field(s, slots, kDownbeat)->GetBool();
-  f.phase = static_cast<Phase>(NameIndex(*Field(s, slots, kPhase), kPhases));
+  f.phase = static_cast<Phase>(EnumIndex(*Field(s, slots, kPhase), kPhases));
   f.hlc = Str(*Field(s, slots, kFrameHlc));
   f.deadline_at = Str(*Field(s, slots, kDeadlineAt));
   f.tempo_bpm = Field(s, slots, kTempoBpm)->GetDouble();
@@ -212,7 +166,7 @@ StatusClaim ReadClaim(const MessageSchema& s, const Slots& slots) {
   if (const Value* v = Field(s, slots, kTaskId)) c.task_id = Str(*v);
   c.beat_index = Field(s, slots, kClaimBeat)->GetInt64();
   c.state =
-      static_cast<ClaimState>(NameIndex(*Field(s, slots, kState), kStates));
+      static_cast<ClaimState>(EnumIndex(*Field(s, slots, kState), kStates));
   if (const Value* v = Field(s, slots, kBeatsLeft)) {
     c.beats_left = v->GetInt64();
   }
@@ -225,7 +179,7 @@ StatusClaim ReadClaim(const MessageSchema& s, const Slots& slots) {
 Issue ReadIssue(const Value& v) {
   Issue issue;
   issue.kind = Str(v["kind"]);
-  issue.severity = static_cast<Severity>(NameIndex(v["severity"], kSeverities));
+  issue.severity = static_cast<Severity>(EnumIndex(v["severity"], kSeverities));
   issue.count = v["count"].GetInt64();
   issue.detail = Str(v["detail"]);
   for (const Value& agent : v["agents"].GetArray()) {
@@ -363,10 +317,11 @@ const Contract& Contract::Builtin() {
   return *builtin;
 }
 
+// The reference path: a bounded document, then the checker.
 template <typename T>
-static absl::StatusOr<T> ParseAs(const Contract::Schemas& schemas, int want,
-                                 absl::string_view bytes,
-                                 const ParseLimits& limits) {
+static absl::StatusOr<T> ParseViaDom(const Contract::Schemas& schemas, int want,
+                                     absl::string_view bytes,
+                                     const ParseLimits& limits) {
   BoundedDocument document;
   absl::Status status = Prepare(bytes, limits, &document);
   if (!status.ok()) return status;
@@ -381,6 +336,23 @@ static absl::StatusOr<T> ParseAs(const Contract::Schemas& schemas, int want,
   return ReadChecked<T>(schemas.message[want], root);
 }
 
+// The streaming reader for valid messages; anything it is not sure of,
+// every error included, goes through the DOM path for its verdict.
+template <typename T>
+static absl::StatusOr<T> ParseAs(const Contract::Schemas& schemas, int want,
+                                 absl::string_view bytes,
+                                 const ParseLimits& limits) {
+  const MessageSchema& s = schemas.message[want];
+  if (bytes.size() <= limits.max_bytes) {
+    T message;
+    if (FastRead(s.fast, bytes, limits.max_depth, &message) &&
+        CheckCodeRules(s, message).ok()) {
+      return message;
+    }
+  }
+  return ParseViaDom<T>(schemas, want, bytes, limits);
+}
+
 absl::StatusOr<StatusClaim> Contract::ParseStatusClaim(
     absl::string_view bytes, const ParseLimits& limits) const {
   return ParseAs<StatusClaim>(*schemas_, 1, bytes, limits);
@@ -393,7 +365,17 @@ absl::StatusOr<BeatFrame> Contract::ParseBeatFrame(
 
 absl::StatusOr<BarReport> Contract::ParseBarReport(
     absl::string_view bytes, const ParseLimits& limits) const {
-  return ParseAs<BarReport>(*schemas_, 2, bytes, limits);
+  return ParseViaDom<BarReport>(*schemas_, 2, bytes, limits);
+}
+
+absl::StatusOr<StatusClaim> Contract::ParseStatusClaimViaDom(
+    absl::string_view bytes, const ParseLimits& limits) const {
+  return ParseViaDom<StatusClaim>(*schemas_, 1, bytes, limits);
+}
+
+absl::StatusOr<BeatFrame> Contract::ParseBeatFrameViaDom(
+    absl::string_view bytes, const ParseLimits& limits) const {
+  return ParseViaDom<BeatFrame>(*schemas_, 0, bytes, limits);
 }
 
 absl::StatusOr<Message> Contract::Parse(absl::string_view bytes,

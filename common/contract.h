@@ -56,12 +56,21 @@ class Contract {
                                 const ParseLimits& limits = {}) const;
 
   // Parses and validates one message that must be of the given kind;
-  // another valid type yields kFailedPrecondition.
+  // another valid type yields kFailedPrecondition. StatusClaim and
+  // BeatFrame, the hot messages, are read in one streaming pass when valid.
   absl::StatusOr<StatusClaim> ParseStatusClaim(
       absl::string_view bytes, const ParseLimits& limits = {}) const;
   absl::StatusOr<BeatFrame> ParseBeatFrame(
       absl::string_view bytes, const ParseLimits& limits = {}) const;
   absl::StatusOr<BarReport> ParseBarReport(
+      absl::string_view bytes, const ParseLimits& limits = {}) const;
+
+  // The reference parser the two methods above fall back to for anything
+  // but a plainly valid message: a bounded document, then the checker.
+  // Same results, slower; for tests and benchmarks that compare the paths.
+  absl::StatusOr<StatusClaim> ParseStatusClaimViaDom(
+      absl::string_view bytes, const ParseLimits& limits = {}) const;
+  absl::StatusOr<BeatFrame> ParseBeatFrameViaDom(
       absl::string_view bytes, const ParseLimits& limits = {}) const;
 
   // Checks a message built in code against its schema and code rules, as

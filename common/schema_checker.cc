@@ -1,11 +1,12 @@
 #include "common/schema_checker.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cmath>
 #include <cstring>
 #include <optional>
-#include <unordered_map>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -96,8 +97,10 @@ class Pattern {
   }
 
  private:
+  // Patterns get small sequential ids, so a vector indexes the cache.
   const Regex& ThreadRegex() const {
-    thread_local std::unordered_map<uint64_t, std::unique_ptr<Regex>> cache;
+    thread_local std::vector<std::unique_ptr<Regex>> cache;
+    if (id_ >= cache.size()) cache.resize(id_ + 1);
     std::unique_ptr<Regex>& regex = cache[id_];
     if (regex == nullptr) regex = std::make_unique<Regex>(source_.c_str());
     return *regex;
@@ -418,6 +421,10 @@ size_t SchemaChecker::property_count() const {
   return root_->property_names.size();
 }
 
+absl::string_view SchemaChecker::PropertyName(int property) const {
+  return root_->property_names[property];
+}
+
 int SchemaChecker::PropertyIndex(absl::string_view name) const {
   return root_->IndexOf(name.data(), name.size());
 }
@@ -436,49 +443,94 @@ std::vector<std::string> SchemaChecker::EnumOf(
 
 namespace {
 
+// The rules a single value can break, in the order they are checked.
+enum class Rule : uint8_t {
+  kNone,
+  kType,
+  kEnum,
+  kMinLength,
+  kMaxLength,
+  kPattern,
+  kDateTime,
+  kMinimum,
+  kMaximum,
+};
+
+std::string CharacterCount(const char* bound, size_t n) {
+  return absl::StrCat(bound, n, n == 1 ? " character" : " characters");
+}
+
+// The text of a broken rule, as it follows the path in an error.
+std::string RuleText(const Node& node, Rule rule) {
+  switch (rule) {
+    case Rule::kNone:
+      return "";
+    case Rule::kType:
+      return node.type_rule;
+    case Rule::kEnum:
+      return node.enum_rule;
+    case Rule::kMinLength:
+      return CharacterCount("must be at least ", *node.min_length);
+    case Rule::kMaxLength:
+      return CharacterCount("must be at most ", *node.max_length);
+    case Rule::kPattern:
+      return node.rule.empty()
+                 ? absl::StrCat("must match pattern ", node.pattern->source())
+                 : node.rule;
+    case Rule::kDateTime:
+      return node.rule.empty() ? "must be an RFC 3339 date-time" : node.rule;
+    case Rule::kMinimum:
+      return absl::StrCat("must be at least ", node.minimum_text);
+    case Rule::kMaximum:
+      return absl::StrCat("must be at most ", node.maximum_text);
+  }
+  return "";
+}
+
+// True if the code points of `n` bytes of UTF-8, between n / 4 and n,
+// might fall outside the node's length bounds, so they must be counted.
+bool LengthInDoubt(const Node& node, size_t n) {
+  return (node.min_length && (n + 3) / 4 < *node.min_length) ||
+         (node.max_length && n > *node.max_length);
+}
+
+Rule StringRule(const Node& node, absl::string_view s) {
+  if (LengthInDoubt(node, s.size())) {
+    size_t length = CodePoints(s.data(), s.size());
+    if (node.min_length && length < *node.min_length) return Rule::kMinLength;
+    if (node.max_length && length > *node.max_length) return Rule::kMaxLength;
+  }
+  if (node.pattern && !node.pattern->Matches(s.data(), s.size())) {
+    return Rule::kPattern;
+  }
+  if (node.date_time && !IsRfc3339DateTime(s)) return Rule::kDateTime;
+  return Rule::kNone;
+}
+
+Rule NumberRule(const Node& node, double d) {
+  if (node.minimum && d < *node.minimum) return Rule::kMinimum;
+  if (node.maximum && d > *node.maximum) return Rule::kMaximum;
+  return Rule::kNone;
+}
+
+// The first rule a value of `type` breaks among type, enum and, for
+// scalars, the string or number rules; `s` and `d` are its text or number.
+Rule ValueRule(const Node& node, uint8_t type, absl::string_view s, double d) {
+  if ((type & node.types) == 0) return Rule::kType;
+  if (!node.enum_values.empty()) {
+    if ((type & kStringBit) == 0) return Rule::kEnum;
+    auto end = node.enum_values.end();
+    if (std::find(node.enum_values.begin(), end, s) == end) {
+      return Rule::kEnum;
+    }
+  }
+  if (type & kStringBit) return StringRule(node, s);
+  if (type & kNumberBit) return NumberRule(node, d);
+  return Rule::kNone;
+}
+
 absl::Status CheckNode(const Node& node, const Value& value,
                        const SchemaChecker::Path& path, const Value** slots);
-
-absl::Status CheckString(const Node& node, const Value& value,
-                         const SchemaChecker::Path& path) {
-  const char* s = value.GetString();
-  size_t n = value.GetStringLength();
-  if (node.min_length || node.max_length) {
-    size_t length = CodePoints(s, n);
-    if (node.min_length && length < *node.min_length) {
-      return Fail(path, absl::StrCat("must be at least ", *node.min_length,
-                                     *node.min_length == 1 ? " character"
-                                                           : " characters"));
-    }
-    if (node.max_length && length > *node.max_length) {
-      return Fail(path, absl::StrCat("must be at most ", *node.max_length,
-                                     *node.max_length == 1 ? " character"
-                                                           : " characters"));
-    }
-  }
-  if (node.pattern && !node.pattern->Matches(s, n)) {
-    return Fail(path, node.rule.empty() ? absl::StrCat("must match pattern ",
-                                                       node.pattern->source())
-                                        : node.rule);
-  }
-  if (node.date_time && !IsRfc3339DateTime(absl::string_view(s, n))) {
-    return Fail(
-        path, node.rule.empty() ? "must be an RFC 3339 date-time" : node.rule);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckNumber(const Node& node, const Value& value,
-                         const SchemaChecker::Path& path) {
-  double d = value.GetDouble();
-  if (node.minimum && d < *node.minimum) {
-    return Fail(path, absl::StrCat("must be at least ", node.minimum_text));
-  }
-  if (node.maximum && d > *node.maximum) {
-    return Fail(path, absl::StrCat("must be at most ", node.maximum_text));
-  }
-  return absl::OkStatus();
-}
 
 absl::Status CheckObject(const Node& node, const Value& value,
                          const SchemaChecker::Path& path, const Value** slots) {
@@ -539,17 +591,12 @@ absl::Status CheckArray(const Node& node, const Value& value,
 absl::Status CheckNode(const Node& node, const Value& value,
                        const SchemaChecker::Path& path, const Value** slots) {
   uint8_t type = TypeOfValue(value);
-  if ((type & node.types) == 0) return Fail(path, node.type_rule);
-  if (!node.enum_values.empty()) {
-    bool found = false;
-    if (value.IsString()) {
-      absl::string_view s(value.GetString(), value.GetStringLength());
-      for (const std::string& e : node.enum_values) found |= (s == e);
-    }
-    if (!found) return Fail(path, node.enum_rule);
-  }
-  if (type & kStringBit) return CheckString(node, value, path);
-  if (type & kNumberBit) return CheckNumber(node, value, path);
+  absl::string_view s;
+  double d = 0;
+  if (type & kStringBit) s = {value.GetString(), value.GetStringLength()};
+  if (type & kNumberBit) d = value.GetDouble();
+  Rule rule = ValueRule(node, type, s, d);
+  if (rule != Rule::kNone) return Fail(path, RuleText(node, rule));
   if (type & kObjectBit) return CheckObject(node, value, path, slots);
   if (type & kArrayBit) return CheckArray(node, value, path);
   return absl::OkStatus();
@@ -563,5 +610,39 @@ absl::Status SchemaChecker::Check(const rapidjson::Value& value,
   if (slots != nullptr && !value.IsObject()) slots = nullptr;
   return CheckNode(*root_, value, root, slots);
 }
+
+bool SchemaChecker::AcceptsNull(int property) const {
+  const Node& node = *root_->property_nodes[property];
+  return ValueRule(node, kNullBit, {}, 0) == Rule::kNone;
+}
+
+bool SchemaChecker::AcceptsBool(int property) const {
+  const Node& node = *root_->property_nodes[property];
+  return ValueRule(node, kBooleanBit, {}, 0) == Rule::kNone;
+}
+
+bool SchemaChecker::AcceptsNumber(int property, bool is_integer,
+                                  double value) const {
+  const Node& node = *root_->property_nodes[property];
+  uint8_t type = is_integer ? kNumberBit | kIntegerBit : kNumberBit;
+  return ValueRule(node, type, {}, value) == Rule::kNone;
+}
+
+bool SchemaChecker::AcceptsString(int property, absl::string_view value) const {
+  const Node& node = *root_->property_nodes[property];
+  return ValueRule(node, kStringBit, value, 0) == Rule::kNone;
+}
+
+uint64_t SchemaChecker::RequiredMask() const {
+  uint64_t mask = 0;
+  for (int i : root_->required) mask |= uint64_t{1} << i;
+  return mask;
+}
+
+bool SchemaChecker::RootIsObject() const {
+  return root_->types == kObjectBit && root_->enum_values.empty();
+}
+
+bool SchemaChecker::RootAllowsAdditional() const { return root_->additional; }
 
 }  // namespace backbeat

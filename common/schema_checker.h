@@ -14,6 +14,7 @@
 // Immutable after Compile(): thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +49,24 @@ class SchemaChecker {
   // Root object properties, in schema order.
   size_t property_count() const;
   int PropertyIndex(absl::string_view name) const;  // -1 if absent.
+  absl::string_view PropertyName(int property) const;
+
+  // Checks for a streaming reader that sees one scalar value of root
+  // property `property` (0 <= property < property_count()) at a time: true
+  // if the value keeps every rule of that property's schema, the same rules
+  // Check() applies. Integers are numbers with is_integer set.
+  bool AcceptsNull(int property) const;
+  bool AcceptsBool(int property) const;
+  bool AcceptsNumber(int property, bool is_integer, double value) const;
+  bool AcceptsString(int property, absl::string_view value) const;
+
+  // The root's rules that are not per property: the required properties as
+  // bits (bit i for property i; property_count() is at most 64), whether
+  // the root must be an object and nothing else, and whether properties
+  // outside the schema are allowed.
+  uint64_t RequiredMask() const;
+  bool RootIsObject() const;
+  bool RootAllowsAdditional() const;
 
   // Annotations and enum of a root property (empty if none).
   std::string CodeRule(absl::string_view property) const;

@@ -63,6 +63,16 @@ TEST(DifferentialTest, RapidJsonAgreesOnEveryExample) {
   }
 }
 
+// `body` between double quotes.
+std::string Quoted(const std::string& body) {
+  std::string out;
+  out.reserve(body.size() + 2);
+  out.push_back('"');
+  out.append(body);
+  out.push_back('"');
+  return out;
+}
+
 // Values every field is replaced with, one at a time.
 std::vector<std::string> Candidates() {
   std::vector<std::string> v = {
@@ -105,16 +115,16 @@ std::vector<std::string> Candidates() {
       "[{\"kind\":\"late_claims\",\"severity\":\"info\",\"count\":1,"
       "\"detail\":\"\",\"agents\":[]}]",
   };
-  for (size_t n : {31, 32, 33}) v.push_back("\"" + std::string(n, 'a') + "\"");
-  v.push_back("\"" + std::string(32, 'g') + "\"");
+  for (size_t n : {31, 32, 33}) v.push_back(Quoted(std::string(n, 'a')));
+  v.push_back(Quoted(std::string(32, 'g')));
   for (size_t n : {64, 65, 128, 129, 256, 257, 512, 513}) {
-    v.push_back("\"" + std::string(n, 'k') + "\"");
+    v.push_back(Quoted(std::string(n, 'k')));
   }
   std::string e128, e129;
   for (int i = 0; i < 128; ++i) e128 += "\xc3\xa9";
   e129 = e128 + "\xc3\xa9";
-  v.push_back("\"" + e128 + "\"");
-  v.push_back("\"" + e129 + "\"");
+  v.push_back(Quoted(e128));
+  v.push_back(Quoted(e129));
   std::string eleven = "[";
   for (int i = 0; i < 11; ++i) eleven += std::string(i ? "," : "") + "\"a\"";
   v.push_back(eleven + "]");
