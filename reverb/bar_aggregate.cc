@@ -10,6 +10,9 @@ namespace {
 constexpr int64_t kMaxArrivalOffset = PackedAgentState::kNoReview - 1;
 constexpr int64_t kMaxBeatOffset = (int64_t{1} << 15) - 1;
 constexpr unsigned char kLongId = 0xff;  // Length follows as 4 bytes.
+// Entries sampled to size a merge, and entries touched ahead of use.
+constexpr size_t kSample = 64;
+constexpr size_t kLookahead = 8;
 
 bool IsReview(ClaimState state) {
   return state == ClaimState::kReviewing || state == ClaimState::kCompleted;
@@ -171,44 +174,70 @@ size_t AgentMap::size() const {
   return total;
 }
 
+PackedAgentState AgentMap::Rebase(const AgentMap& from,
+                                  const PackedAgentState& packed) const {
+  if (from.base_beat_ == base_beat_ && from.base_arrival_ == base_arrival_) {
+    return packed;
+  }
+  const AgentState full = from.Unpack(packed);
+  PackedAgentState state = packed;
+  state.latest_beat = BeatOffset(full.latest_beat);
+  state.latest_arrival = ArrivalOffset(full.latest_arrival);
+  state.first_review = full.first_review_arrival == kNever
+                           ? PackedAgentState::kNoReview
+                           : ArrivalOffset(full.first_review_arrival);
+  return state;
+}
+
+void AgentMap::MergePartition(const AgentMap& from, size_t p) {
+  Partition& into = parts_[p];
+  const Partition& source = from.parts_[p];
+
+  // Grow once, by the share of a sample that is new to us.
+  size_t sampled = 0, fresh = 0;
+  for (auto it = source.begin(); it != source.end() && sampled < kSample;
+       ++it, ++sampled) {
+    fresh += into.contains(Probe{IdArena::View(it->id), it->hash}) ? 0 : 1;
+  }
+  if (sampled > 0) {
+    into.reserve(into.size() + source.size() * fresh / sampled);
+  }
+
+  // Fold, touching the slots and ids a few entries ahead.
+  auto ahead = source.begin();
+  for (size_t i = 0; i < kLookahead && ahead != source.end(); ++i, ++ahead) {
+  }
+  for (const Entry& entry : source) {
+    if (ahead != source.end()) {
+      into.prefetch(Probe{{}, ahead->hash});
+      __builtin_prefetch(ahead->id);
+      ++ahead;
+    }
+    const PackedAgentState state = Rebase(from, entry.state);
+    bool inserted = false;
+    auto it = into.lazy_emplace(Probe{IdArena::View(entry.id), entry.hash},
+                                [&](const auto& construct) {
+                                  inserted = true;
+                                  construct(Entry{entry.id, entry.hash, state});
+                                });
+    if (!inserted) {
+      it->state.Merge(state);
+    }
+  }
+}
+
 void AgentMap::Merge(AgentMap&& other) {
   // Fold the smaller map into the larger one.
   if (other.size() > size()) {
     std::swap(*this, other);
   }
-  if (other.size() == 0) {
-    other = AgentMap();
-    return;
-  }
-
-  // Entries of `other` keep their id handles: its arena joins ours.
-  const bool same_bases =
-      other.base_beat_ == base_beat_ && other.base_arrival_ == base_arrival_;
-  for (size_t p = 0; p < kPartitions; ++p) {
-    Partition& into = parts_[p];
-    for (const Entry& entry : other.parts_[p]) {
-      PackedAgentState state = entry.state;
-      if (!same_bases) {
-        const AgentState full = other.Unpack(entry.state);
-        state.latest_beat = BeatOffset(full.latest_beat);
-        state.latest_arrival = ArrivalOffset(full.latest_arrival);
-        state.first_review = full.first_review_arrival == kNever
-                                 ? PackedAgentState::kNoReview
-                                 : ArrivalOffset(full.first_review_arrival);
-      }
-      bool inserted = false;
-      auto it =
-          into.lazy_emplace(Probe{IdArena::View(entry.id), entry.hash},
-                            [&](const auto& construct) {
-                              inserted = true;
-                              construct(Entry{entry.id, entry.hash, state});
-                            });
-      if (!inserted) {
-        it->state.Merge(state);
-      }
+  if (other.size() > 0) {
+    // Entries of `other` keep their id handles: its arena joins ours.
+    for (size_t p = 0; p < kPartitions; ++p) {
+      MergePartition(other, p);
     }
+    arena_.Adopt(std::move(other.arena_));
   }
-  arena_.Adopt(std::move(other.arena_));
   other = AgentMap();
 }
 
@@ -237,12 +266,22 @@ void SmallestIds::Merge(const SmallestIds& other) {
 // ----------------------------------------------------------------- roll --
 
 AgentRoll::AgentRoll(const AgentMap& agents) {
+  std::vector<std::string_view> ids;
   for (size_t p = 0; p < AgentMap::kPartitions; ++p) {
+    // Collect the ids, then copy them a few entries ahead of use.
     std::vector<Member>& members = parts_[p];
+    ids.clear();
     agents.ForEachIn(
         p, [&](std::string_view id, uint64_t hash, const AgentState&) {
-          members.push_back({arena_.Store(id), hash});
+          ids.push_back(id);
+          members.push_back({nullptr, hash});
         });
+    for (size_t i = 0; i < members.size(); ++i) {
+      if (i + kLookahead < ids.size()) {
+        __builtin_prefetch(ids[i + kLookahead].data());
+      }
+      members[i].id = arena_.Store(ids[i]);
+    }
     members.shrink_to_fit();
     size_ += members.size();
   }
@@ -252,9 +291,12 @@ int64_t AgentRoll::CountMissing(const AgentMap& agents,
                                 SmallestIds* sample) const {
   int64_t missing = 0;
   for (const auto& members : parts_) {
-    for (const Member& member : members) {
-      const std::string_view id = IdArena::View(member.id);
-      if (!agents.Contains(id, member.hash)) {
+    for (size_t i = 0; i < members.size(); ++i) {
+      if (i + kLookahead < members.size()) {
+        agents.Prefetch(members[i + kLookahead].hash);
+      }
+      const std::string_view id = IdArena::View(members[i].id);
+      if (!agents.Contains(id, members[i].hash)) {
         ++missing;
         sample->Offer(id);
       }

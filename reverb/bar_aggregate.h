@@ -83,7 +83,7 @@ struct AgentState {
 // packed state) plus the id's bytes once.
 class AgentMap {
  public:
-  static constexpr size_t kPartitions = 16;
+  static constexpr size_t kPartitions = 64;
 
   static uint64_t HashOf(std::string_view agent) {
     return absl::Hash<std::string_view>{}(agent);
@@ -95,6 +95,10 @@ class AgentMap {
   // Same as Find(agent).has_value(); `hash` must be HashOf(agent).
   bool Contains(std::string_view agent, uint64_t hash) const;
   size_t size() const;
+  // Hints that Contains(..., hash) follows soon.
+  void Prefetch(uint64_t hash) const {
+    parts_[PartitionOf(hash)].prefetch(Probe{{}, hash});
+  }
   // Calls fn(id, hash, state) for every agent, partition by partition, in no
   // particular order within a partition. `id` lives as long as the map.
   template <typename Fn>
@@ -111,7 +115,7 @@ class AgentMap {
   }
   static size_t PartitionOf(uint64_t hash) {
     // The top bits: the tables themselves index by the low ones.
-    return hash >> 60 & (kPartitions - 1);
+    return hash >> 58 & (kPartitions - 1);
   }
   // Set union; `other` is left empty.
   void Merge(AgentMap&& other);
@@ -146,6 +150,10 @@ class AgentMap {
   using Partition = absl::flat_hash_set<Entry, EntryHash, EntryEq>;
 
   AgentState Unpack(const PackedAgentState& packed) const;
+  PackedAgentState Rebase(const AgentMap& from,
+                          const PackedAgentState& packed) const;
+  // Folds one partition of another map (with its arena) into ours.
+  void MergePartition(const AgentMap& from, size_t p);
   // Sets the bases from the first claim.
   void SetBases(int64_t beat, Nanos arrival);
   int64_t BeatOffset(int64_t beat) const;
