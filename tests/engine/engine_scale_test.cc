@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 #include <malloc.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <new>
 
 #include "absl/strings/str_format.h"
 #include "reverb/engine.h"
@@ -28,6 +31,22 @@ constexpr int kAgents = 1'000'000;
 constexpr bool kHeapMeasured = true;
 #endif
 constexpr int kShards = 2;
+
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+// Live and peak bytes obtained through operator new, to see the peak inside
+// a seal.
+std::atomic<int64_t> g_live{0};
+std::atomic<int64_t> g_peak{0};
+
+void CountAlloc(void* p) {
+  const int64_t live =
+      g_live.fetch_add(static_cast<int64_t>(malloc_usable_size(p))) +
+      static_cast<int64_t>(malloc_usable_size(p));
+  int64_t peak = g_peak.load();
+  while (live > peak && !g_peak.compare_exchange_weak(peak, live)) {
+  }
+}
+#endif
 
 size_t HeapInUse() {
   const struct mallinfo2 info = mallinfo2();
@@ -78,5 +97,70 @@ TEST(EngineScaleTest, MillionAgentsInOneBar) {
   RecordProperty("seal_ms", static_cast<int>(ms));
 }
 
+// Bars in a row, each with every agent through both shards: what stays
+// resident (the open bar's shards, the previous bar's roll) and the peak
+// while sealing, per agent.
+TEST(EngineScaleTest, SteadyBarsPeakHeapPerAgent) {
+  constexpr int kBars = 4;
+  Engine engine(testing::Sharded(kShards));
+  Play(engine, 0, 3);
+  std::vector<std::string> ids;
+  for (int i = 0; i < kAgents; ++i) {
+    ids.push_back(absl::StrFormat("agent-%07d", i));
+  }
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  const int64_t base = g_live.load();
+  g_peak.store(base);
+#else
+  [[maybe_unused]] const int64_t base = 0;
+#endif
+  for (int bar = 0; bar < kBars; ++bar) {
+    const int64_t beat = 4 * bar;
+    for (int i = 0; i < kAgents; ++i) {
+      // Every seventh agent sits out odd bars: some are silent.
+      if (bar % 2 == 1 && i % 7 == 0) continue;
+      engine.OnClaim(0, Claim(ids[i], beat + 1), BeatTime(beat + 1));
+      engine.OnClaim(1, Claim(ids[i], beat + 2, ClaimState::kReviewing),
+                     BeatTime(beat + 2));
+    }
+    Play(engine, beat + 4, beat + 7);
+    auto closed = engine.Poll(BeatTime(beat + 7));
+    ASSERT_EQ(closed.size(), 1u);
+    const Issue* silent = FindIssue(closed[0].report, "agents_silent");
+    if (bar % 2 == 1) {
+      ASSERT_NE(silent, nullptr);
+      EXPECT_EQ(silent->count, (kAgents + 6) / 7);
+      EXPECT_EQ(silent->agents.front(), "agent-0000000");
+      EXPECT_EQ(silent->agents.back(), "agent-0000063");
+    } else {
+      EXPECT_EQ(silent, nullptr);
+    }
+  }
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  const double resident = static_cast<double>(g_live.load() - base) / kAgents;
+  const double peak = static_cast<double>(g_peak.load() - base) / kAgents;
+  std::printf(
+      "steady: %d agents x %d shards, %d bars: peak %.1f heap bytes per "
+      "agent, %.1f still held after the last seal\n",
+      kAgents, kShards, kBars, peak, resident);
+#endif
+}
+
 }  // namespace
 }  // namespace backbeat::reverb
+
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+void* operator new(size_t size) {
+  void* p = std::malloc(size == 0 ? 1 : size);
+  if (p == nullptr) throw std::bad_alloc();
+  backbeat::reverb::CountAlloc(p);
+  return p;
+}
+void operator delete(void* p) noexcept {
+  if (p == nullptr) return;
+  backbeat::reverb::g_live.fetch_sub(
+      static_cast<int64_t>(malloc_usable_size(p)));
+  std::free(p);
+}
+void operator delete(void* p, size_t) noexcept { operator delete(p); }
+#endif
