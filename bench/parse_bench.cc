@@ -4,6 +4,7 @@
 // ParseStatusClaim (the streaming fast path); then a BeatFrame both ways.
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -15,6 +16,13 @@
 
 namespace backbeat {
 namespace {
+
+// A clock stamp that differs from one message to the next, as real ones do.
+std::string Hlc(int i) {
+  char text[16];
+  std::snprintf(text, sizeof(text), "7ffd:%04x:beef", 0x100 + i);
+  return text;
+}
 
 // A few distinct claims of about 250 bytes, so branch predictors and
 // caches see some variety.
@@ -29,7 +37,8 @@ std::vector<std::string> Claims() {
         std::to_string(100 + i) + R"(","beat_index":)" +
         std::to_string(1337 + i) + R"(,"state":")" + states[i % 4] +
         R"(","beats_left":3,"progress":0.65,)"
-        R"("notes":"processing batch 120/200","hlc":"7ffd:0001:beef"})");
+        R"("notes":"processing batch 120/200","hlc":")" +
+        Hlc(i) + R"("})");
   }
   return claims;
 }
@@ -108,7 +117,8 @@ std::vector<std::string> Frames() {
                     R"(prod","beat_index":)") +
         std::to_string(1000 + i) + R"(,"downbeat":)" +
         (i % 4 == 0 ? "true" : "false") + R"(,"phase":")" + phases[i % 3] +
-        R"(","hlc":"7ffd:0001:abcd","deadline_at":"2025-09-05T12:30:00Z",)"
+        R"(","hlc":")" + Hlc(i) +
+        R"(","deadline_at":"2025-09-05T12:30:00Z",)"
         R"("tempo_bpm":120.0,"window_id":"7e9b0e6c4c9a4e59b7f2d9a3c1b2e4d5"})");
   }
   return frames;

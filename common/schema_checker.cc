@@ -78,6 +78,9 @@ std::string NumberText(const Value& v) {
 
 // RapidJSON's regex keeps match state inside the object, so each thread
 // compiles its own copy of a pattern, found by the pattern's unique id.
+// Next to it the thread keeps the last subject and its verdict: the same
+// value often comes again (a cluster id in every frame), and the engine's
+// cost grows with bounded repetitions such as {1,64}.
 std::atomic<uint64_t> next_pattern_id{1};
 
 class Pattern {
@@ -92,18 +95,37 @@ class Pattern {
   // code point, so a subject holding NUL never matches.
   bool Matches(const char* s, size_t n) const {
     if (std::memchr(s, '\0', n) != nullptr) return false;
+    ThreadState& state = ThisThread();
+    absl::string_view subject(s, n);
+    if (state.has_last && state.last == subject) return state.last_verdict;
     rapidjson::MemoryStream stream(s, n);
-    return ThreadRegex().Search(stream);
+    state.last_verdict = state.regex->Search(stream);
+    if (n <= kMemoBytes) {
+      state.last.assign(s, n);
+      state.has_last = true;
+    }
+    return state.last_verdict;
   }
 
  private:
-  // Patterns get small sequential ids, so a vector indexes the cache.
-  const Regex& ThreadRegex() const {
-    thread_local std::vector<std::unique_ptr<Regex>> cache;
-    if (id_ >= cache.size()) cache.resize(id_ + 1);
-    std::unique_ptr<Regex>& regex = cache[id_];
-    if (regex == nullptr) regex = std::make_unique<Regex>(source_.c_str());
-    return *regex;
+  static constexpr size_t kMemoBytes = 256;
+
+  struct ThreadState {
+    std::unique_ptr<Regex> regex;
+    std::string last;
+    bool has_last = false;
+    bool last_verdict = false;
+  };
+
+  // Patterns get small sequential ids, so a vector indexes the states.
+  ThreadState& ThisThread() const {
+    thread_local std::vector<ThreadState> states;
+    if (id_ >= states.size()) states.resize(id_ + 1);
+    ThreadState& state = states[id_];
+    if (state.regex == nullptr) {
+      state.regex = std::make_unique<Regex>(source_.c_str());
+    }
+    return state;
   }
 
   std::string source_;
