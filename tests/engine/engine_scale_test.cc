@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 #include "absl/strings/str_format.h"
@@ -47,6 +48,30 @@ void CountAlloc(void* p) {
   }
 }
 #endif
+
+// A field of /proc/self/status in bytes ("VmRSS", "VmHWM"), or 0.
+[[maybe_unused]] int64_t ProcStatusBytes(const char* field) {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  int64_t kb = 0;
+  const size_t len = std::strlen(field);
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    if (std::strncmp(line, field, len) == 0 && line[len] == ':') {
+      kb = std::atoll(line + len + 1);
+    }
+  }
+  std::fclose(f);
+  return kb * 1024;
+}
+
+// Restarts VmHWM from the current RSS (Linux's clear_refs).
+[[maybe_unused]] void ResetPeakRss() {
+  if (std::FILE* f = std::fopen("/proc/self/clear_refs", "w")) {
+    std::fputs("5", f);
+    std::fclose(f);
+  }
+}
 
 size_t HeapInUse() {
   const struct mallinfo2 info = mallinfo2();
@@ -111,6 +136,8 @@ TEST(EngineScaleTest, SteadyBarsPeakHeapPerAgent) {
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   const int64_t base = g_live.load();
   g_peak.store(base);
+  ResetPeakRss();
+  const int64_t rss_base = ProcStatusBytes("VmRSS");
 #else
   [[maybe_unused]] const int64_t base = 0;
 #endif
@@ -143,6 +170,9 @@ TEST(EngineScaleTest, SteadyBarsPeakHeapPerAgent) {
       "steady: %d agents x %d shards, %d bars: peak %.1f heap bytes per "
       "agent, %.1f still held after the last seal\n",
       kAgents, kShards, kBars, peak, resident);
+  std::printf(
+      "steady: peak RSS %.1f bytes per agent over the start\n",
+      static_cast<double>(ProcStatusBytes("VmHWM") - rss_base) / kAgents);
 #endif
 }
 
