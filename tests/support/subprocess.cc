@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -99,11 +100,17 @@ bool Redirect(int fd, const char* path) {
 
 // In the child: everything between fork and exec. Reports errno on
 // `report_fd` if anything fails, then exits.
-[[noreturn]] void RunChild(int report_fd, bool group, const char* dir,
-                           const char* out, const char* err,
+[[noreturn]] void RunChild(pid_t parent, int report_fd, bool group,
+                           const char* dir, const char* out, const char* err,
                            const char* program, char** argv, char** envp) {
   if (group) {
     setpgid(0, 0);
+  }
+  // Dies with the test even when the test cannot run its destructors (a
+  // sanitizer abort, a crash): no server outlives its test.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) {
+    _exit(127);
   }
   sigset_t none;
   sigemptyset(&none);
@@ -173,6 +180,7 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
         absl::StrCat("subprocess: pipe: ", strerror(errno)));
   }
 
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     close(report[0]);
@@ -182,7 +190,7 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
   }
   if (pid == 0) {
     close(report[0]);
-    RunChild(report[1], options.new_process_group, dir,
+    RunChild(parent, report[1], options.new_process_group, dir,
              out.empty() ? nullptr : out.c_str(),
              err.empty() ? nullptr : err.c_str(), program.c_str(), argv.data(),
              envp.data());
