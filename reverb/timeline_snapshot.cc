@@ -6,7 +6,8 @@ namespace backbeat::reverb {
 
 Placement PlaceClaim(const Snapshot& snapshot, int64_t beat, int hold_beats) {
   if (snapshot.newest_beat < 0) {
-    return {ClaimOutcome::kUnobserved};
+    // No frame yet: the claim may have overtaken the very first downbeat.
+    return {ClaimOutcome::kHeld};
   }
   if (beat > snapshot.newest_beat) {
     return {beat - snapshot.newest_beat <= hold_beats ? ClaimOutcome::kHeld

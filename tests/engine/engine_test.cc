@@ -143,7 +143,8 @@ TEST(EngineTest, HeldClaimsReachTheirBarBeforeItCloses) {
 
 TEST(EngineTest, BarBeforeFirstDownbeatIsNotReported) {
   Engine engine({});
-  EXPECT_EQ(engine.OnClaim(0, Claim("a", 0), 0), ClaimOutcome::kUnobserved);
+  // Before any frame a claim is held; its bar then turns out unobserved.
+  EXPECT_EQ(engine.OnClaim(0, Claim("a", 0), 0), ClaimOutcome::kHeld);
   EXPECT_EQ(engine.OnBeat(Frame(2), BeatTime(2)), BeatOutcome::kNoBar);
   EXPECT_EQ(engine.OnBeat(Frame(3), BeatTime(3)), BeatOutcome::kNoBar);
   EXPECT_EQ(engine.OnClaim(0, Claim("a", 3), 0), ClaimOutcome::kUnobserved);
@@ -156,6 +157,16 @@ TEST(EngineTest, BarBeforeFirstDownbeatIsNotReported) {
   ASSERT_EQ(closed.size(), 1u);
   EXPECT_EQ(closed[0].report.from_beat, 4);
   EXPECT_EQ(closed[0].report.agents_reporting, 1);
+}
+
+TEST(EngineTest, ClaimOvertakingTheFirstDownbeatIsHeldThenCounted) {
+  Engine engine({});
+  EXPECT_EQ(engine.OnClaim(0, Claim("early", 0), 0), ClaimOutcome::kHeld);
+  Play(engine, 0, 4);
+  auto closed = engine.Flush();
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed[0].report.agents_reporting, 1);
+  EXPECT_EQ(engine.stats().held_released, 1);
 }
 
 TEST(EngineTest, LostDownbeatMakesAnUnobservedBar) {
