@@ -9,8 +9,8 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/logging.h"
 #include "reverb/server.h"
-#include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, nats_url, "nats://127.0.0.1:4222",
@@ -73,11 +73,16 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   return backbeat::reverb::ResolveOptions(std::move(o));
 }
 
-void SetUpLogging() {
-  auto logger = spdlog::stderr_logger_mt("reverb");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ reverb: %v");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+// False if --log_level names no level.
+bool SetUpLogging() {
+  backbeat::LogToStderr("reverb");
+  const std::string name = absl::GetFlag(FLAGS_log_level);
+  spdlog::level::level_enum level = spdlog::level::from_str(name);
+  if (level == spdlog::level::off && name != "off") {
+    return false;
+  }
+  spdlog::set_level(level);
+  return true;
 }
 
 void LogConfiguration(const ServerOptions& o) {
@@ -100,7 +105,10 @@ int main(int argc, char** argv) {
       "aggregates BACKBEAT StatusClaims into one BarReport per bar.\n"
       "  reverb --nats_url=nats://127.0.0.1:4222 --cluster_id=local");
   absl::ParseCommandLine(argc, argv);
-  SetUpLogging();
+  if (!SetUpLogging()) {
+    fprintf(stderr, "reverb: log_level must be debug, info, warn or error\n");
+    return 2;
+  }
 
   absl::StatusOr<ServerOptions> options = OptionsFromFlags();
   if (!options.ok()) {

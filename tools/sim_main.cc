@@ -20,8 +20,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/contract.h"
+#include "common/logging.h"
 #include "common/nats_status.h"
-#include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 #include "tools/sim_model.h"
 
@@ -486,9 +486,7 @@ int main(int argc, char** argv) {
       "plays BACKBEAT Pulse and a population of agents over NATS.\n"
       "  backbeat-sim --nats_url=nats://127.0.0.1:4222 --agents=20");
   absl::ParseCommandLine(argc, argv);
-  auto logger = spdlog::stderr_logger_mt("sim");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ backbeat-sim: %v");
-  spdlog::set_default_logger(logger);
+  backbeat::LogToStderr("backbeat-sim");
 
   absl::StatusOr<backbeat::sim::RunOptions> options =
       backbeat::sim::OptionsFromFlags();

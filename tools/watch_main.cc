@@ -18,8 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/contract.h"
+#include "common/logging.h"
 #include "common/nats_status.h"
-#include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 #include "tools/watch_format.h"
 
@@ -158,9 +158,7 @@ int main(int argc, char** argv) {
       "prints BACKBEAT BarReports as they arrive.\n"
       "  backbeat-watch --nats_url=nats://127.0.0.1:4222 --count=5");
   absl::ParseCommandLine(argc, argv);
-  auto logger = spdlog::stderr_logger_mt("watch");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ backbeat-watch: %v");
-  spdlog::set_default_logger(logger);
+  backbeat::LogToStderr("backbeat-watch");
   if (absl::GetFlag(FLAGS_count) < 0 ||
       absl::GetFlag(FLAGS_timeout) < absl::ZeroDuration()) {
     fprintf(stderr, "backbeat-watch: count and timeout must be >= 0\n");

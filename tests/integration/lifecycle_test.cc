@@ -84,6 +84,7 @@ TEST(LifecycleTest, BadFlagsAreUsageErrors) {
       {"--ingest_threads=0", "ingest_threads must be 1-64"},
       {"--max_message_bytes=10", "max_message_bytes must be between"},
       {"--tempo_drift_share=0", "tempo_drift_share must be positive"},
+      {"--log_level=loud", "log_level must be"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.flag);
