@@ -32,7 +32,7 @@ constexpr const char* kWireTypes[] = {kBeatFrameType, kStatusClaimType,
 
 // Position of a checked enum value in its wire names.
 template <size_t N>
-int EnumIndex(const Value& v, const char* const (&names)[N]) {
+int EnumIndex(const Value& v, const absl::string_view (&names)[N]) {
   int i =
       NameIndex(absl::string_view(v.GetString(), v.GetStringLength()), names);
   return i < 0 ? 0 : i;  // Never negative once the enum has been checked.

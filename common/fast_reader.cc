@@ -45,7 +45,7 @@ bool Real(const FastValue& v, double* out) {
 }
 
 template <typename E, size_t N>
-bool Name(const FastValue& v, const char* const (&names)[N], E* out) {
+bool Name(const FastValue& v, const absl::string_view (&names)[N], E* out) {
   int i = v.kind == FastValue::kString ? NameIndex(v.text, names) : -1;
   if (i < 0) return false;
   *out = static_cast<E>(i);
@@ -108,7 +108,7 @@ uint8_t KeyHash(absl::string_view key) {
 int PropertyOf(const FastBinding& binding, absl::string_view key) {
   if (!binding.hashed) return binding.checker->PropertyIndex(key);
   int i = binding.by_hash[KeyHash(key)];
-  return i >= 0 && binding.names[i] == key ? i : -1;
+  return i >= 0 && SameBytes(binding.names[i], key) ? i : -1;
 }
 
 // Fills the hash table of `binding`; leaves `hashed` false on a collision.

@@ -56,17 +56,30 @@ enum ReportField {
 inline constexpr size_t kMaxFields = 9;
 
 // Wire names in the order of Phase, ClaimState and Severity.
-inline constexpr const char* kPhases[] = {"plan", "execute", "review"};
-inline constexpr const char* kStates[] = {"idle",      "planning",  "executing",
-                                          "reviewing", "completed", "failed",
-                                          "blocked",   "helping"};
-inline constexpr const char* kSeverities[] = {"info", "warning", "critical"};
+inline constexpr absl::string_view kPhases[] = {"plan", "execute", "review"};
+inline constexpr absl::string_view kStates[] = {
+    "idle",      "planning", "executing", "reviewing",
+    "completed", "failed",   "blocked",   "helping"};
+inline constexpr absl::string_view kSeverities[] = {"info", "warning",
+                                                    "critical"};
+
+// True if `a` and `b` hold the same bytes. Inline for the short keys and
+// names of messages, where a call to memcmp costs more than the compare.
+inline bool SameBytes(absl::string_view a, absl::string_view b) {
+  size_t n = a.size();
+  if (n != b.size()) return false;
+  if (n > 16) return std::memcmp(a.data(), b.data(), n) == 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
 
 // Position of `name` in `names`, or -1.
 template <size_t N>
-int NameIndex(absl::string_view name, const char* const (&names)[N]) {
+int NameIndex(absl::string_view name, const absl::string_view (&names)[N]) {
   for (size_t i = 0; i < N; ++i) {
-    if (name == names[i]) return static_cast<int>(i);
+    if (SameBytes(name, names[i])) return static_cast<int>(i);
   }
   return -1;
 }
