@@ -15,6 +15,10 @@ using rapidjson::SizeType;
 // Messages up to this size are copied to the stack for reading.
 constexpr size_t kLocalBytes = 4096;
 
+// Deeper nesting is left to the DOM path, whatever the limit, so that the
+// reader's recursion and the key stack stay small.
+constexpr int kMaxFastDepth = 33;
+
 // One scalar value of a root member, as the reader saw it.
 struct FastValue {
   enum Kind : uint8_t { kNull, kBool, kNumber, kString } kind = kNull;
@@ -128,12 +132,9 @@ void HashNames(FastBinding* binding) {
 // fixed buffers. Running out of room makes the read "not sure".
 class KeyStack {
  public:
-  // Called when an object opens at `depth` (1 for the root).
-  bool Open(int depth) {
-    if (depth >= kMaxDepth) return false;
-    first_[depth] = count_;
-    return true;
-  }
+  // Called when an object opens at `depth` (1 for the root, at most
+  // kMaxFastDepth).
+  void Open(int depth) { first_[depth] = count_; }
   void Close(int depth) {
     count_ = first_[depth];
     bytes_ = count_ == 0 ? 0 : keys_[count_ - 1].end;
@@ -155,7 +156,6 @@ class KeyStack {
   }
 
  private:
-  static constexpr int kMaxDepth = 34;
   static constexpr size_t kMaxKeys = 64;
   static constexpr size_t kKeyBytes = 1024;
 
@@ -169,7 +169,7 @@ class KeyStack {
 
   char buffer_[kKeyBytes];
   Span keys_[kMaxKeys];
-  size_t first_[kMaxDepth];
+  size_t first_[kMaxFastDepth + 1];  // Per depth: its first key.
   size_t count_ = 0;
   size_t bytes_ = 0;
 };
@@ -222,7 +222,11 @@ class FastHandler {
     return true;
   }
 
-  bool StartObject() { return Enter() && keys_.Open(depth_); }
+  bool StartObject() {
+    if (!Enter()) return false;
+    keys_.Open(depth_);
+    return true;
+  }
   bool EndObject(SizeType) {
     keys_.Close(depth_);
     if (--depth_ > 0) return true;
@@ -242,7 +246,8 @@ class FastHandler {
   // here; other shapes are left to the DOM path.
   bool Enter() {
     if (depth_ == 1 && property_ >= 0) return false;
-    return ++depth_ <= max_depth_;
+    ++depth_;
+    return depth_ <= max_depth_ && depth_ <= kMaxFastDepth;
   }
 
   bool Scalar(const FastValue& v) {

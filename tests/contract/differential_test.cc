@@ -318,7 +318,7 @@ std::vector<std::string> ExtraMembers() {
   v.push_back("\"x\":{\"w0\":0" + wide + "}");
   v.push_back(Quoted(long_key) + ":1");
   v.push_back(Quoted(long_key) + ":1," + Quoted(long_key) + ":2");
-  for (int depth : {30, 31, 32, 33}) {
+  for (int depth : {30, 31, 32, 33, 40}) {
     v.push_back("\"x\":" + std::string(depth, '[') + std::string(depth, ']'));
     std::string objects;
     for (int i = 0; i < depth; ++i) objects += "{\"o\":";
@@ -338,7 +338,7 @@ TEST(DifferentialTest, FastPathAgreesOnExtraMembersAndLimits) {
       for (const std::string& text : {first, last}) {
         ASSERT_TRUE(paths.Compare(text, Roomy()));
         ASSERT_TRUE(paths.Compare(text, ParseLimits{}));
-        for (int depth : {0, 1, 2, 3}) {
+        for (int depth : {0, 1, 2, 3, 1000}) {
           ParseLimits tight = Roomy();
           tight.max_depth = depth;
           ASSERT_TRUE(paths.Compare(text, tight));
