@@ -232,13 +232,17 @@ void AgentMap::Merge(AgentMap&& other) {
     std::swap(*this, other);
   }
   if (other.size() > 0) {
-    // Entries of `other` keep their id handles: its arena joins ours.
     for (size_t p = 0; p < kPartitions; ++p) {
       MergePartition(other, p);
     }
-    arena_.Adopt(std::move(other.arena_));
   }
-  other = AgentMap();
+  AdoptIds(std::move(other));
+}
+
+void AgentMap::AdoptIds(AgentMap&& from) {
+  // Entries taken from `from` keep their id handles: its arena joins ours.
+  arena_.Adopt(std::move(from.arena_));
+  from = AgentMap();
 }
 
 // ------------------------------------------------------------ samples --
@@ -290,16 +294,24 @@ AgentRoll::AgentRoll(const AgentMap& agents) {
 int64_t AgentRoll::CountMissing(const AgentMap& agents,
                                 SmallestIds* sample) const {
   int64_t missing = 0;
-  for (const auto& members : parts_) {
-    for (size_t i = 0; i < members.size(); ++i) {
-      if (i + kLookahead < members.size()) {
-        agents.Prefetch(members[i + kLookahead].hash);
-      }
-      const std::string_view id = IdArena::View(members[i].id);
-      if (!agents.Contains(id, members[i].hash)) {
-        ++missing;
-        sample->Offer(id);
-      }
+  for (size_t p = 0; p < AgentMap::kPartitions; ++p) {
+    missing += CountMissingIn(p, agents, sample);
+  }
+  return missing;
+}
+
+int64_t AgentRoll::CountMissingIn(size_t p, const AgentMap& agents,
+                                  SmallestIds* sample) const {
+  int64_t missing = 0;
+  const std::vector<Member>& members = parts_[p];
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (i + kLookahead < members.size()) {
+      agents.Prefetch(members[i + kLookahead].hash);
+    }
+    const std::string_view id = IdArena::View(members[i].id);
+    if (!agents.Contains(id, members[i].hash)) {
+      ++missing;
+      sample->Offer(id);
     }
   }
   return missing;
@@ -326,6 +338,11 @@ void BarAggregate::AddLate(const std::string& agent_id) {
 
 void BarAggregate::Merge(BarAggregate&& other) {
   agents_.Merge(std::move(other.agents_));
+  MergeAllButAgents(other);
+  other.Clear();
+}
+
+void BarAggregate::MergeAllButAgents(const BarAggregate& other) {
   for (const AgentTask& pair : other.helping_) {
     helping_.insert(pair);
   }
@@ -334,7 +351,6 @@ void BarAggregate::Merge(BarAggregate&& other) {
   }
   late_claims_ += other.late_claims_;
   late_agents_.Merge(other.late_agents_);
-  other.Clear();
 }
 
 void BarAggregate::Clear() { *this = BarAggregate(); }

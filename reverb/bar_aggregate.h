@@ -119,6 +119,14 @@ class AgentMap {
   }
   // Set union; `other` is left empty.
   void Merge(AgentMap&& other);
+  // Set union of partition `p` of `from` into ours. The entries taken keep
+  // handles to ids in `from`'s arena: call AdoptIds(from) once every
+  // partition is merged, before `from` changes or goes. Calls for different
+  // partitions may run in parallel; `from` is only read. Merge into the
+  // larger map: if ours is empty, `from` must be empty too.
+  void MergePartition(const AgentMap& from, size_t p);
+  // Takes over the ids of `from`, which is left empty.
+  void AdoptIds(AgentMap&& from);
 
  private:
   struct Entry {
@@ -152,8 +160,6 @@ class AgentMap {
   AgentState Unpack(const PackedAgentState& packed) const;
   PackedAgentState Rebase(const AgentMap& from,
                           const PackedAgentState& packed) const;
-  // Folds one partition of another map (with its arena) into ours.
-  void MergePartition(const AgentMap& from, size_t p);
   // Sets the bases from the first claim.
   void SetBases(int64_t beat, Nanos arrival);
   int64_t BeatOffset(int64_t beat) const;
@@ -190,6 +196,10 @@ class AgentRoll {
   // Counts the agents of the roll missing from `agents`, and offers their ids
   // to `sample`. Exact: ids are compared byte for byte on a hash match.
   int64_t CountMissing(const AgentMap& agents, SmallestIds* sample) const;
+  // The same for the agents of partition `p` only. Read-only: calls may run
+  // in parallel.
+  int64_t CountMissingIn(size_t p, const AgentMap& agents,
+                         SmallestIds* sample) const;
   size_t size() const { return size_; }
 
  private:
@@ -212,9 +222,14 @@ class BarAggregate {
   void AddLate(const std::string& agent_id);
   // Set union with `other`, which is left empty.
   void Merge(BarAggregate&& other);
+  // Set union of everything but the agents (helping pairs, completed tasks,
+  // late claims); `other` is only read. Touches no AgentMap, so it may run
+  // beside AgentMap::MergePartition calls on mutable_agents().
+  void MergeAllButAgents(const BarAggregate& other);
   void Clear();
 
   const AgentMap& agents() const { return agents_; }
+  AgentMap& mutable_agents() { return agents_; }
   // Distinct (agent, task) pairs helping on a task that some claim of the
   // bar reports completed.
   int64_t HelpPromisesFulfilled() const;

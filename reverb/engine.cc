@@ -16,12 +16,22 @@
 // no shard writes into that bar's slot and the closer may take it. Held
 // claims are drained from the shard queues into the timeline and folded
 // into their bar once a frame at or past their beat has arrived.
+//
+// A seal runs on the closer and the engine's SealPool workers: each of the
+// 64 agent partitions is merged, tallied and checked against the previous
+// bar's roll as one task, and the per-partition tallies combine in a fixed
+// order. After the report is handed out, one worker builds the roll of the
+// bar's ids for the next bar's agents_silent and frees the bar's tables;
+// the next seal waits for it.
 #include "reverb/engine.h"
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <utility>
 
@@ -71,6 +81,161 @@ class ABSL_SCOPED_LOCKABLE TimelineGuard {
 
  private:
   TimelineLock& lock_;
+};
+
+// Threads that help the closer seal a bar. Run() spreads tasks over the
+// caller and the workers; Post() hands one job to a worker. std::mutex, not
+// absl::Mutex, for ThreadSanitizer's sake.
+class SealPool {
+ public:
+  explicit SealPool(int threads) {
+    for (int i = 1; i < threads; ++i) {
+      workers_.emplace_back([this] { Work(); });
+    }
+  }
+  ~SealPool() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread& worker : workers_) {
+      worker.join();  // Jobs already posted run first.
+    }
+  }
+  SealPool(const SealPool&) = delete;
+  SealPool& operator=(const SealPool&) = delete;
+
+  size_t workers() const { return workers_.size(); }
+
+  // Calls fn(task) for every task in [0, tasks) and returns when all are
+  // done. The caller works too, so a busy or slow worker only means less
+  // help, never a wait for it to start.
+  void Run(size_t tasks, const std::function<void(size_t)>& fn) {
+    auto job = std::make_shared<RunState>();
+    job->tasks = tasks;
+    job->fn = &fn;
+    const size_t helpers = std::min(workers_.size(), tasks);
+    for (size_t i = 0; i < helpers; ++i) {
+      Post([job] { job->Drain(); });
+    }
+    job->Drain();
+    std::unique_lock<std::mutex> lock(job->mu);
+    job->all_done.wait(lock, [&] { return job->done == job->tasks; });
+  }
+
+  // Runs `job` on a worker (at once on the caller if there is none).
+  void Post(std::function<void()> job) {
+    if (workers_.empty()) {
+      job();
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      jobs_.push_back(std::move(job));
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  struct RunState {
+    std::atomic<size_t> next{0};
+    size_t tasks = 0;
+    const std::function<void(size_t)>* fn = nullptr;  // Valid while tasks
+                                                      // remain unclaimed.
+    std::mutex mu;
+    std::condition_variable all_done;
+    size_t done = 0;
+
+    void Drain() {
+      size_t finished = 0;
+      for (size_t t = next++; t < tasks; t = next++) {
+        (*fn)(t);
+        ++finished;
+      }
+      if (finished > 0) {
+        std::lock_guard<std::mutex> lock(mu);
+        done += finished;
+        if (done == tasks) {
+          all_done.notify_all();
+        }
+      }
+    }
+  };
+
+  void Work() {
+    while (true) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty()) {
+          return;
+        }
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> jobs_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+// The work left after a bar's report is out: the roll of its ids for the
+// next bar's agents_silent, and freeing its tables. Done by one pool worker.
+class Aftermath {
+ public:
+  // Takes the sealed bar's aggregates; `merged` indexes the one holding
+  // every agent.
+  void Start(SealPool& pool, std::vector<BarAggregate> aggregates,
+             size_t merged) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_ = true;
+    }
+    auto parts =
+        std::make_shared<std::vector<BarAggregate>>(std::move(aggregates));
+    pool.Post([this, parts, merged] {
+      // Free the drained tables first (keeping their ids), then copy the ids.
+      AgentMap& agents = (*parts)[merged].mutable_agents();
+      for (size_t i = 0; i < parts->size(); ++i) {
+        if (i != merged) {
+          agents.AdoptIds(std::move((*parts)[i].mutable_agents()));
+          (*parts)[i].Clear();
+        }
+      }
+      auto roll = std::make_unique<AgentRoll>(agents);
+      parts->clear();
+      std::lock_guard<std::mutex> lock(mu_);
+      roll_ = std::move(roll);
+      pending_ = false;
+      finished_.notify_all();
+    });
+  }
+
+  // Waits for the last Start() to finish and returns its roll (null if
+  // there was none, or it was already taken).
+  std::unique_ptr<AgentRoll> Take() {
+    Wait();
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::move(roll_);
+  }
+
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    finished_.wait(lock, [&] { return !pending_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable finished_;
+  bool pending_ = false;
+  std::unique_ptr<AgentRoll> roll_;
 };
 
 struct HeldClaim {
@@ -144,10 +309,19 @@ struct Bar {
   BarAggregate carried;  // Held claims released into this bar.
 };
 
+int SealThreads(int configured) {
+  if (configured > 0) {
+    return configured;
+  }
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  return std::clamp(cores, 1, 4);
+}
+
 }  // namespace
 
 struct Engine::Impl {
-  explicit Impl(EngineOptions opts) : options(std::move(opts)) {
+  explicit Impl(EngineOptions opts)
+      : options(std::move(opts)), pool(SealThreads(options.seal_threads)) {
     options.shards = std::max(1, options.shards);
     for (int i = 0; i < options.shards; ++i) {
       shards.push_back(std::make_unique<Shard>());
@@ -171,6 +345,8 @@ struct Engine::Impl {
   void WaitForIdleShards();
   void SealOldest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void Report(Bar& bar) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  AgentTally TallyBar(std::vector<BarAggregate>& parts, Nanos boundary,
+                      int64_t* help_fulfilled);
   std::vector<ClosedBar> TakeReady() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   EngineOptions options;
@@ -188,8 +364,13 @@ struct Engine::Impl {
   std::deque<Bar> open ABSL_GUARDED_BY(mu);
   std::vector<HeldClaim> held ABSL_GUARDED_BY(mu);
   std::vector<ClosedBar> ready ABSL_GUARDED_BY(mu);
-  std::optional<AgentRoll> previous_agents ABSL_GUARDED_BY(mu);
+  std::unique_ptr<AgentRoll> previous_agents ABSL_GUARDED_BY(mu);
   EngineStats stats ABSL_GUARDED_BY(mu);
+
+  // Declared last: the pool's workers finish (and are joined) before the
+  // rest goes.
+  Aftermath aftermath;
+  SealPool pool;
 };
 
 const char* ClaimOutcomeName(ClaimOutcome outcome) {
@@ -512,26 +693,87 @@ void Engine::Impl::SealOldest() {
 }
 
 void Engine::Impl::Report(Bar& bar) {
-  BarAggregate merged = std::move(bar.carried);
+  // Take the bar from every shard; the largest aggregate gathers the rest.
+  std::vector<BarAggregate> parts;
+  parts.push_back(std::move(bar.carried));
   for (auto& shard : shards) {
     Slot& slot = shard->slots[bar.seq % kBarRing];
     if (slot.seq == bar.seq) {
-      merged.Merge(std::move(slot.bar));
+      parts.push_back(std::move(slot.bar));
       slot.seq = -1;
     }
   }
+  const size_t target = static_cast<size_t>(
+      std::max_element(parts.begin(), parts.end(),
+                       [](const BarAggregate& a, const BarAggregate& b) {
+                         return a.agents().size() < b.agents().size();
+                       }) -
+      parts.begin());
+  std::swap(parts[0], parts[target]);
+
+  // Merge and tally, against the roll of the previous bar.
+  if (std::unique_ptr<AgentRoll> roll = aftermath.Take()) {
+    previous_agents = std::move(roll);
+  }
+  int64_t help_fulfilled = 0;
+  const AgentTally tally = TallyBar(parts, bar.facts.boundary, &help_fulfilled);
+
   ClosedBar closed;
-  closed.report =
-      BuildReport(bar.facts, merged,
-                  previous_agents.has_value() ? &*previous_agents : nullptr,
-                  ReportOptions{options.tempo_drift_share});
+  closed.report = AssembleReport(bar.facts, parts[0], tally, help_fulfilled,
+                                 ReportOptions{options.tempo_drift_share});
   closed.boundary = bar.facts.boundary;
   closed.due = bar.due;
   ready.push_back(std::move(closed));
   ++stats.bars_reported;
-  // The old roll goes first, so only one is ever held beside the bar.
+
+  // The roll for the next bar, after the report is out. The old roll goes
+  // first, so only one is ever held beside the bar. The drained aggregates
+  // go with the merged one: their arenas hold ids its entries name.
   previous_agents.reset();
-  previous_agents.emplace(merged.agents());
+  aftermath.Start(pool, std::move(parts), 0);
+}
+
+// Folds parts[1...] into parts[0] (set union) and tallies the bar's agents:
+// one task per partition, plus one for the helping pairs and the other sets.
+// The drained parts keep their agents: parts[0]'s entries name their ids.
+AgentTally Engine::Impl::TallyBar(std::vector<BarAggregate>& parts,
+                                  Nanos boundary, int64_t* help_fulfilled) {
+  size_t agents = 0;
+  for (const BarAggregate& part : parts) {
+    agents += part.agents().size();
+  }
+  BarAggregate& merged = parts[0];
+  const auto rest = std::span(parts).subspan(1);
+
+  constexpr size_t kSetsTask = AgentMap::kPartitions;
+  std::vector<AgentTally> tallies(AgentMap::kPartitions);
+  const AgentRoll* roll = previous_agents.get();
+  const std::function<void(size_t)> task = [&](size_t t) {
+    if (t == kSetsTask) {
+      for (const BarAggregate& part : rest) {
+        merged.MergeAllButAgents(part);
+      }
+      *help_fulfilled = merged.HelpPromisesFulfilled();
+      return;
+    }
+    for (const BarAggregate& part : rest) {
+      merged.mutable_agents().MergePartition(part.agents(), t);
+    }
+    TallyPartition(merged.agents(), t, boundary, roll, &tallies[t]);
+  };
+  if (agents >= options.parallel_seal_min_agents && pool.workers() > 0) {
+    pool.Run(kSetsTask + 1, task);
+  } else {
+    for (size_t t = 0; t <= kSetsTask; ++t) {
+      task(t);
+    }
+  }
+
+  AgentTally total;
+  for (const AgentTally& part : tallies) {
+    total.Merge(part);
+  }
+  return total;
 }
 
 std::vector<ClosedBar> Engine::Impl::TakeReady() {
@@ -558,6 +800,8 @@ std::vector<ClosedBar> Engine::Flush() {
   }
   return impl_->TakeReady();
 }
+
+void Engine::Settle() { impl_->aftermath.Wait(); }
 
 std::optional<Nanos> Engine::NextDue() const {
   TimelineGuard lock(impl_->mu);

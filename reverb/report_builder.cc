@@ -24,34 +24,6 @@ const char* Plural(int64_t n, const char* one, const char* many) {
   return n == 1 ? one : many;
 }
 
-// Figures and issues that come from one pass over the bar's agents.
-struct AgentTally {
-  int64_t on_time = 0;
-  int64_t failed = 0;
-  int64_t blocked = 0;
-  SmallestIds failed_ids, blocked_ids, missed_ids;
-};
-
-AgentTally TallyAgents(const AgentMap& agents, Nanos boundary) {
-  AgentTally tally;
-  agents.ForEach(
-      [&](std::string_view agent, uint64_t /*hash*/, const AgentState& state) {
-        if (state.first_review_arrival <= boundary) {
-          ++tally.on_time;
-        } else {
-          tally.missed_ids.Offer(agent);
-        }
-        if (state.latest_state == ClaimState::kFailed) {
-          ++tally.failed;
-          tally.failed_ids.Offer(agent);
-        } else if (state.latest_state == ClaimState::kBlocked) {
-          ++tally.blocked;
-          tally.blocked_ids.Offer(agent);
-        }
-      });
-  return tally;
-}
-
 void AddAgentIssues(const AgentTally& tally, int64_t reporting,
                     std::vector<Issue>* issues) {
   issues->push_back(MakeIssue(
@@ -72,18 +44,16 @@ void AddAgentIssues(const AgentTally& tally, int64_t reporting,
       tally.missed_ids.ids()));
 }
 
-void AddSilentIssue(const AgentMap& agents, const AgentRoll* previous,
-                    std::vector<Issue>* issues) {
-  if (previous == nullptr) {
+void AddSilentIssue(const AgentTally& tally, std::vector<Issue>* issues) {
+  if (!tally.silent_checked) {
     return;
   }
-  SmallestIds ids;
-  const int64_t silent = previous->CountMissing(agents, &ids);
+  const int64_t silent = tally.silent;
   issues->push_back(MakeIssue(
       "agents_silent", Severity::kWarning, silent,
       absl::StrCat(silent, Plural(silent, " agent", " agents"),
                    " reported in the previous bar but not in this one"),
-      ids.ids()));
+      tally.silent_ids.ids()));
 }
 
 void AddTempoIssue(double drift_ms, double nominal_ms,
@@ -127,6 +97,41 @@ void AddTransportIssues(const BarFacts& facts, const BarAggregate& bar,
 }
 
 }  // namespace
+
+void AgentTally::Merge(const AgentTally& other) {
+  on_time += other.on_time;
+  failed += other.failed;
+  blocked += other.blocked;
+  silent_checked = silent_checked || other.silent_checked;
+  silent += other.silent;
+  failed_ids.Merge(other.failed_ids);
+  blocked_ids.Merge(other.blocked_ids);
+  missed_ids.Merge(other.missed_ids);
+  silent_ids.Merge(other.silent_ids);
+}
+
+void TallyPartition(const AgentMap& agents, size_t p, Nanos boundary,
+                    const AgentRoll* previous, AgentTally* tally) {
+  agents.ForEachIn(p, [&](std::string_view agent, uint64_t /*hash*/,
+                          const AgentState& state) {
+    if (state.first_review_arrival <= boundary) {
+      ++tally->on_time;
+    } else {
+      tally->missed_ids.Offer(agent);
+    }
+    if (state.latest_state == ClaimState::kFailed) {
+      ++tally->failed;
+      tally->failed_ids.Offer(agent);
+    } else if (state.latest_state == ClaimState::kBlocked) {
+      ++tally->blocked;
+      tally->blocked_ids.Offer(agent);
+    }
+  });
+  if (previous != nullptr) {
+    tally->silent_checked = true;
+    tally->silent += previous->CountMissingIn(p, agents, &tally->silent_ids);
+  }
+}
 
 double NominalBarMs(const BarFacts& facts) {
   double nominal = 0;
@@ -193,16 +198,26 @@ void FinishIssues(std::vector<Issue>* issues) {
 
 BarReport BuildReport(const BarFacts& facts, const BarAggregate& bar,
                       const AgentRoll* previous, const ReportOptions& options) {
+  AgentTally tally;
+  for (size_t p = 0; p < AgentMap::kPartitions; ++p) {
+    TallyPartition(bar.agents(), p, facts.boundary, previous, &tally);
+  }
+  return AssembleReport(facts, bar, tally, bar.HelpPromisesFulfilled(),
+                        options);
+}
+
+BarReport AssembleReport(const BarFacts& facts, const BarAggregate& bar,
+                         const AgentTally& tally, int64_t help_fulfilled,
+                         const ReportOptions& options) {
   BarReport report;
   report.window_id = facts.window_id;
   report.from_beat = facts.from_beat;
   report.to_beat = facts.to_beat;
 
   // Figures from the agents.
-  const AgentTally tally = TallyAgents(bar.agents(), facts.boundary);
   report.agents_reporting = static_cast<int64_t>(bar.agents().size());
   report.on_time_reviews = tally.on_time;
-  report.help_promises_fulfilled = bar.HelpPromisesFulfilled();
+  report.help_promises_fulfilled = help_fulfilled;
   // TODO(reverb): verify claim signatures; until then nothing can fail.
   report.secret_rotations_ok = true;
 
@@ -214,7 +229,7 @@ BarReport BuildReport(const BarFacts& facts, const BarAggregate& bar,
 
   // Issues, most severe first.
   AddAgentIssues(tally, report.agents_reporting, &report.issues);
-  AddSilentIssue(bar.agents(), previous, &report.issues);
+  AddSilentIssue(tally, &report.issues);
   AddTransportIssues(facts, bar, &report.issues);
   const auto missing = MissingBeatRanges(facts);
   int64_t missing_count = 0;

@@ -32,6 +32,32 @@ struct ReportOptions {
   double tempo_drift_share = 0.05;
 };
 
+// What one pass over (some partitions of) a bar's agents found. Tallies of
+// disjoint partitions merge into the tally of their union, in any order.
+struct AgentTally {
+  int64_t on_time = 0;
+  int64_t failed = 0;
+  int64_t blocked = 0;
+  bool silent_checked = false;  // A previous bar's roll was compared.
+  int64_t silent = 0;
+  SmallestIds failed_ids, blocked_ids, missed_ids, silent_ids;
+
+  void Merge(const AgentTally& other);
+};
+
+// Adds partition `p` of `agents` to `tally`, and the agents of `previous`
+// (if not null) in that partition missing from `agents`. Read-only on
+// `agents` and `previous`: calls for different partitions, with different
+// tallies, may run in parallel.
+void TallyPartition(const AgentMap& agents, size_t p, Nanos boundary,
+                    const AgentRoll* previous, AgentTally* tally);
+
+// The report of a bar whose agents were tallied over every partition into
+// `tally`; `help_fulfilled` is bar.HelpPromisesFulfilled().
+BarReport AssembleReport(const BarFacts& facts, const BarAggregate& bar,
+                         const AgentTally& tally, int64_t help_fulfilled,
+                         const ReportOptions& options);
+
 // `previous` holds the agents of the previous reported bar (null if none).
 // One pass over the bar's agents computes every figure and sample.
 BarReport BuildReport(const BarFacts& facts, const BarAggregate& bar,
