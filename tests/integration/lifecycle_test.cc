@@ -85,6 +85,7 @@ TEST(LifecycleTest, BadFlagsAreUsageErrors) {
       {"--max_message_bytes=10", "max_message_bytes must be between"},
       {"--tempo_drift_share=0", "tempo_drift_share must be positive"},
       {"--log_level=loud", "log_level must be"},
+      {"--cluster_id=a.b", "cluster_id must be 1-64 characters"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.flag);
