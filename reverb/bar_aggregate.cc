@@ -245,6 +245,33 @@ void AgentMap::AdoptIds(AgentMap&& from) {
   from = AgentMap();
 }
 
+void AgentMap::Disjoin(std::span<AgentMap* const> maps, size_t p) {
+  for (size_t j = 1; j < maps.size(); ++j) {
+    const AgentMap& from = *maps[j];
+    Partition& source = maps[j]->parts_[p];
+    for (auto it = source.begin(); it != source.end();) {
+      // Found by entry: ids are read only on a hash match.
+      bool held_before = false;
+      for (size_t i = 0; i < j && !held_before; ++i) {
+        const AgentMap& into = *maps[i];
+        auto found = into.parts_[p].find(*it);
+        if (found != into.parts_[p].end()) {
+          found->state.Merge(into.Rebase(from, it->state));
+          held_before = true;
+        }
+      }
+      if (held_before) {
+        source.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+    if (source.empty()) {
+      Partition().swap(source);  // Give its memory back now.
+    }
+  }
+}
+
 // ------------------------------------------------------------ samples --
 
 void SmallestIds::Offer(std::string_view id) {
@@ -269,17 +296,23 @@ void SmallestIds::Merge(const SmallestIds& other) {
 
 // ----------------------------------------------------------------- roll --
 
-AgentRoll::AgentRoll(const AgentMap& agents) {
+AgentRoll::AgentRoll(const AgentMap& agents)
+    : AgentRoll(std::span<const AgentMap* const>(
+          std::array<const AgentMap*, 1>{&agents})) {}
+
+AgentRoll::AgentRoll(std::span<const AgentMap* const> maps) {
   std::vector<std::string_view> ids;
   for (size_t p = 0; p < AgentMap::kPartitions; ++p) {
     // Collect the ids, then copy them a few entries ahead of use.
     std::vector<Member>& members = parts_[p];
     ids.clear();
-    agents.ForEachIn(
-        p, [&](std::string_view id, uint64_t hash, const AgentState&) {
-          ids.push_back(id);
-          members.push_back({nullptr, hash});
-        });
+    for (const AgentMap* agents : maps) {
+      agents->ForEachIn(
+          p, [&](std::string_view id, uint64_t hash, const AgentState&) {
+            ids.push_back(id);
+            members.push_back({nullptr, hash});
+          });
+    }
     for (size_t i = 0; i < members.size(); ++i) {
       if (i + kLookahead < ids.size()) {
         __builtin_prefetch(ids[i + kLookahead].data());
@@ -293,23 +326,29 @@ AgentRoll::AgentRoll(const AgentMap& agents) {
 
 int64_t AgentRoll::CountMissing(const AgentMap& agents,
                                 SmallestIds* sample) const {
+  const std::array<const AgentMap*, 1> maps = {&agents};
   int64_t missing = 0;
   for (size_t p = 0; p < AgentMap::kPartitions; ++p) {
-    missing += CountMissingIn(p, agents, sample);
+    missing += CountMissingIn(p, maps, sample);
   }
   return missing;
 }
 
-int64_t AgentRoll::CountMissingIn(size_t p, const AgentMap& agents,
+int64_t AgentRoll::CountMissingIn(size_t p,
+                                  std::span<const AgentMap* const> maps,
                                   SmallestIds* sample) const {
   int64_t missing = 0;
   const std::vector<Member>& members = parts_[p];
   for (size_t i = 0; i < members.size(); ++i) {
     if (i + kLookahead < members.size()) {
-      agents.Prefetch(members[i + kLookahead].hash);
+      maps.front()->Prefetch(members[i + kLookahead].hash);
     }
     const std::string_view id = IdArena::View(members[i].id);
-    if (!agents.Contains(id, members[i].hash)) {
+    bool found = false;
+    for (size_t m = 0; m < maps.size() && !found; ++m) {
+      found = maps[m]->Contains(id, members[i].hash);
+    }
+    if (!found) {
       ++missing;
       sample->Offer(id);
     }

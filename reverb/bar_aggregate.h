@@ -15,6 +15,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -127,6 +128,12 @@ class AgentMap {
   void MergePartition(const AgentMap& from, size_t p);
   // Takes over the ids of `from`, which is left empty.
   void AdoptIds(AgentMap&& from);
+  // Makes `maps` (of one bar) disjoint in partition `p`: an agent held by
+  // several keeps one entry, in the first map holding it, with the merged
+  // state, and leaves the others. Ids stay where they are: the maps together
+  // then hold the set union. Touches partition `p` only: calls for
+  // different partitions may run in parallel.
+  static void Disjoin(std::span<AgentMap* const> maps, size_t p);
 
  private:
   struct Entry {
@@ -192,13 +199,15 @@ class AgentRoll {
  public:
   // Copies the ids of `agents`.
   explicit AgentRoll(const AgentMap& agents);
+  // Copies the ids of several disjoint maps.
+  explicit AgentRoll(std::span<const AgentMap* const> maps);
 
   // Counts the agents of the roll missing from `agents`, and offers their ids
   // to `sample`. Exact: ids are compared byte for byte on a hash match.
   int64_t CountMissing(const AgentMap& agents, SmallestIds* sample) const;
-  // The same for the agents of partition `p` only. Read-only: calls may run
-  // in parallel.
-  int64_t CountMissingIn(size_t p, const AgentMap& agents,
+  // The same for the agents of partition `p` only, missing from every map of
+  // `maps`. Read-only: calls may run in parallel.
+  int64_t CountMissingIn(size_t p, std::span<const AgentMap* const> maps,
                          SmallestIds* sample) const;
   size_t size() const { return size_; }
 

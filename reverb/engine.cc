@@ -190,26 +190,20 @@ class SealPool {
 // next bar's agents_silent, and freeing its tables. Done by one pool worker.
 class Aftermath {
  public:
-  // Takes the sealed bar's aggregates; `merged` indexes the one holding
-  // every agent.
-  void Start(SealPool& pool, std::vector<BarAggregate> aggregates,
-             size_t merged) {
+  // Takes the sealed bar's aggregates, their agents made disjoint.
+  void Start(SealPool& pool, std::vector<BarAggregate> aggregates) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       pending_ = true;
     }
     auto parts =
         std::make_shared<std::vector<BarAggregate>>(std::move(aggregates));
-    pool.Post([this, parts, merged] {
-      // Free the drained tables first (keeping their ids), then copy the ids.
-      AgentMap& agents = (*parts)[merged].mutable_agents();
-      for (size_t i = 0; i < parts->size(); ++i) {
-        if (i != merged) {
-          agents.AdoptIds(std::move((*parts)[i].mutable_agents()));
-          (*parts)[i].Clear();
-        }
+    pool.Post([this, parts] {
+      std::vector<const AgentMap*> maps;
+      for (const BarAggregate& part : *parts) {
+        maps.push_back(&part.agents());
       }
-      auto roll = std::make_unique<AgentRoll>(agents);
+      auto roll = std::make_unique<AgentRoll>(maps);
       parts->clear();
       std::lock_guard<std::mutex> lock(mu_);
       roll_ = std::move(roll);
@@ -693,7 +687,8 @@ void Engine::Impl::SealOldest() {
 }
 
 void Engine::Impl::Report(Bar& bar) {
-  // Take the bar from every shard; the largest aggregate gathers the rest.
+  // Take the bar from every shard; the largest aggregate comes first, so
+  // most agents held twice are found at the first look.
   std::vector<BarAggregate> parts;
   parts.push_back(std::move(bar.carried));
   for (auto& shard : shards) {
@@ -727,39 +722,37 @@ void Engine::Impl::Report(Bar& bar) {
   ++stats.bars_reported;
 
   // The roll for the next bar, after the report is out. The old roll goes
-  // first, so only one is ever held beside the bar. The drained aggregates
-  // go with the merged one: their arenas hold ids its entries name.
+  // first, so only one is ever held beside the bar.
   previous_agents.reset();
-  aftermath.Start(pool, std::move(parts), 0);
+  aftermath.Start(pool, std::move(parts));
 }
 
-// Folds parts[1...] into parts[0] (set union) and tallies the bar's agents:
-// one task per partition, plus one for the helping pairs and the other sets.
-// The drained parts keep their agents: parts[0]'s entries name their ids.
+// Makes the agents of `parts` disjoint (AgentMap::Disjoin), folds the other
+// sets of parts[1...] into parts[0], and tallies the bar's agents: one task
+// per partition, plus one for the helping pairs and the other sets.
 AgentTally Engine::Impl::TallyBar(std::vector<BarAggregate>& parts,
                                   Nanos boundary, int64_t* help_fulfilled) {
   size_t agents = 0;
-  for (const BarAggregate& part : parts) {
+  std::vector<AgentMap*> maps;
+  for (BarAggregate& part : parts) {
     agents += part.agents().size();
+    maps.push_back(&part.mutable_agents());
   }
-  BarAggregate& merged = parts[0];
-  const auto rest = std::span(parts).subspan(1);
+  const std::vector<const AgentMap*> read_maps(maps.begin(), maps.end());
 
   constexpr size_t kSetsTask = AgentMap::kPartitions;
   std::vector<AgentTally> tallies(AgentMap::kPartitions);
   const AgentRoll* roll = previous_agents.get();
   const std::function<void(size_t)> task = [&](size_t t) {
     if (t == kSetsTask) {
-      for (const BarAggregate& part : rest) {
-        merged.MergeAllButAgents(part);
+      for (size_t i = 1; i < parts.size(); ++i) {
+        parts[0].MergeAllButAgents(parts[i]);
       }
-      *help_fulfilled = merged.HelpPromisesFulfilled();
+      *help_fulfilled = parts[0].HelpPromisesFulfilled();
       return;
     }
-    for (const BarAggregate& part : rest) {
-      merged.mutable_agents().MergePartition(part.agents(), t);
-    }
-    TallyPartition(merged.agents(), t, boundary, roll, &tallies[t]);
+    AgentMap::Disjoin(maps, t);
+    TallyPartition(read_maps, t, boundary, roll, &tallies[t]);
   };
   if (agents >= options.parallel_seal_min_agents && pool.workers() > 0) {
     pool.Run(kSetsTask + 1, task);

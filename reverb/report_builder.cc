@@ -1,6 +1,7 @@
 #include "reverb/report_builder.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -99,6 +100,7 @@ void AddTransportIssues(const BarFacts& facts, const BarAggregate& bar,
 }  // namespace
 
 void AgentTally::Merge(const AgentTally& other) {
+  reporting += other.reporting;
   on_time += other.on_time;
   failed += other.failed;
   blocked += other.blocked;
@@ -110,10 +112,12 @@ void AgentTally::Merge(const AgentTally& other) {
   silent_ids.Merge(other.silent_ids);
 }
 
-void TallyPartition(const AgentMap& agents, size_t p, Nanos boundary,
-                    const AgentRoll* previous, AgentTally* tally) {
-  agents.ForEachIn(p, [&](std::string_view agent, uint64_t /*hash*/,
-                          const AgentState& state) {
+void TallyPartition(std::span<const AgentMap* const> maps, size_t p,
+                    Nanos boundary, const AgentRoll* previous,
+                    AgentTally* tally) {
+  const auto count = [&](std::string_view agent, uint64_t /*hash*/,
+                         const AgentState& state) {
+    ++tally->reporting;
     if (state.first_review_arrival <= boundary) {
       ++tally->on_time;
     } else {
@@ -126,10 +130,13 @@ void TallyPartition(const AgentMap& agents, size_t p, Nanos boundary,
       ++tally->blocked;
       tally->blocked_ids.Offer(agent);
     }
-  });
+  };
+  for (const AgentMap* agents : maps) {
+    agents->ForEachIn(p, count);
+  }
   if (previous != nullptr) {
     tally->silent_checked = true;
-    tally->silent += previous->CountMissingIn(p, agents, &tally->silent_ids);
+    tally->silent += previous->CountMissingIn(p, maps, &tally->silent_ids);
   }
 }
 
@@ -199,8 +206,9 @@ void FinishIssues(std::vector<Issue>* issues) {
 BarReport BuildReport(const BarFacts& facts, const BarAggregate& bar,
                       const AgentRoll* previous, const ReportOptions& options) {
   AgentTally tally;
+  const std::array<const AgentMap*, 1> maps = {&bar.agents()};
   for (size_t p = 0; p < AgentMap::kPartitions; ++p) {
-    TallyPartition(bar.agents(), p, facts.boundary, previous, &tally);
+    TallyPartition(maps, p, facts.boundary, previous, &tally);
   }
   return AssembleReport(facts, bar, tally, bar.HelpPromisesFulfilled(),
                         options);
@@ -215,7 +223,7 @@ BarReport AssembleReport(const BarFacts& facts, const BarAggregate& bar,
   report.to_beat = facts.to_beat;
 
   // Figures from the agents.
-  report.agents_reporting = static_cast<int64_t>(bar.agents().size());
+  report.agents_reporting = tally.reporting;
   report.on_time_reviews = tally.on_time;
   report.help_promises_fulfilled = help_fulfilled;
   // TODO(reverb): verify claim signatures; until then nothing can fail.

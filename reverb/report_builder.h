@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +36,7 @@ struct ReportOptions {
 // What one pass over (some partitions of) a bar's agents found. Tallies of
 // disjoint partitions merge into the tally of their union, in any order.
 struct AgentTally {
+  int64_t reporting = 0;
   int64_t on_time = 0;
   int64_t failed = 0;
   int64_t blocked = 0;
@@ -45,15 +47,18 @@ struct AgentTally {
   void Merge(const AgentTally& other);
 };
 
-// Adds partition `p` of `agents` to `tally`, and the agents of `previous`
-// (if not null) in that partition missing from `agents`. Read-only on
-// `agents` and `previous`: calls for different partitions, with different
-// tallies, may run in parallel.
-void TallyPartition(const AgentMap& agents, size_t p, Nanos boundary,
-                    const AgentRoll* previous, AgentTally* tally);
+// Adds partition `p` of the disjoint `maps` (the bar's agents, see
+// AgentMap::Disjoin) to `tally`, and the agents of `previous` (if not null)
+// in that partition missing from all of them. Read-only on the maps and
+// `previous`: calls for different partitions, with different tallies, may
+// run in parallel.
+void TallyPartition(std::span<const AgentMap* const> maps, size_t p,
+                    Nanos boundary, const AgentRoll* previous,
+                    AgentTally* tally);
 
 // The report of a bar whose agents were tallied over every partition into
-// `tally`; `help_fulfilled` is bar.HelpPromisesFulfilled().
+// `tally`; `bar` gives the late claims, `help_fulfilled` the helping pairs
+// fulfilled (bar.HelpPromisesFulfilled() once every shard is merged in).
 BarReport AssembleReport(const BarFacts& facts, const BarAggregate& bar,
                          const AgentTally& tally, int64_t help_fulfilled,
                          const ReportOptions& options);
