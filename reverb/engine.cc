@@ -17,12 +17,15 @@
 // claims are drained from the shard queues into the timeline and folded
 // into their bar once a frame at or past their beat has arrived.
 //
-// A seal runs on the closer and the engine's SealPool workers: each of the
-// 64 agent partitions is merged, tallied and checked against the previous
-// bar's roll as one task, and the per-partition tallies combine in a fixed
-// order. After the report is handed out, one worker builds the roll of the
-// bar's ids for the next bar's agents_silent and frees the bar's tables;
-// the next seal waits for it.
+// A seal runs on the closer and the engine's SealPool workers. For each of
+// the 64 agent partitions, one task makes the shards' tables disjoint (an
+// agent held by several shards keeps one entry, with the merged state),
+// tallies the agents and checks the previous bar's roll against them; the
+// per-partition tallies then combine in a fixed order, so the report does
+// not depend on which thread ran what. Once the report is built, one worker
+// copies the bar's ids into the roll for the next bar's agents_silent and
+// frees the bar's tables, while the closer publishes; the next seal waits
+// for it.
 #include "reverb/engine.h"
 
 #include <algorithm>
