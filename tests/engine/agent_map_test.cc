@@ -2,7 +2,10 @@
 // even when two ids share a hash, and the previous bar's roll.
 #include <gtest/gtest.h>
 
+#include <array>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "reverb/bar_aggregate.h"
@@ -103,6 +106,48 @@ TEST(AgentRollTest, CountsMissingAgentsAndNamesTheSmallest) {
   ASSERT_EQ(sample.ids().size(), kMaxIssueAgents);
   EXPECT_EQ(sample.ids().front(), "agent-10000");
   EXPECT_EQ(sample.ids().back(), "agent-10027");
+}
+
+// Three maps with different bases and overlapping agents: after Disjoin in
+// every partition each agent sits in exactly one map, the first holding it,
+// with the state a single map would have from all their claims.
+TEST(AgentMapTest, DisjoinKeepsOneEntryWithTheMergedState) {
+  AgentMap a, b, c, all;
+  auto add = [&](AgentMap& map, int agent, int64_t beat, Nanos arrival,
+                 ClaimState state) {
+    const std::string id = absl::StrCat("agent-", agent);
+    map.Add(id, beat, arrival, state);
+    all.Add(id, beat, arrival, state);
+  };
+  for (int i = 0; i < 3000; ++i) {
+    add(a, i, 10, 1'000 + i, ClaimState::kExecuting);
+    if (i % 2 == 0) add(b, i, 12, 5'000'000 + i, ClaimState::kReviewing);
+    if (i % 3 == 0) add(c, i, 11, 9'000'000'000 + i, ClaimState::kFailed);
+    if (i % 5 == 0) add(c, 10'000 + i, 3, 42, ClaimState::kBlocked);
+  }
+  std::vector<AgentMap*> maps = {&a, &b, &c};
+  for (size_t p = 0; p < AgentMap::kPartitions; ++p) {
+    AgentMap::Disjoin(maps, p);
+  }
+  EXPECT_EQ(a.size(), 3000u);
+  EXPECT_EQ(b.size(), 0u);
+  EXPECT_EQ(c.size(), 600u);  // Only the agents a and b never held.
+  EXPECT_EQ(a.size() + b.size() + c.size(), all.size());
+  for (int i = 0; i < 3000; ++i) {
+    const std::string id = absl::StrCat("agent-", i);
+    const std::optional<AgentState> got = a.Find(id);
+    const std::optional<AgentState> want = all.Find(id);
+    ASSERT_TRUE(got.has_value() && want.has_value());
+    EXPECT_EQ(got->latest_beat, want->latest_beat) << id;
+    EXPECT_EQ(got->latest_arrival, want->latest_arrival) << id;
+    EXPECT_EQ(got->latest_state, want->latest_state) << id;
+    EXPECT_EQ(got->first_review_arrival, want->first_review_arrival) << id;
+  }
+  const std::array<const AgentMap*, 3> read = {&a, &b, &c};
+  const AgentRoll roll(read);
+  EXPECT_EQ(roll.size(), all.size());
+  SmallestIds none;
+  EXPECT_EQ(roll.CountMissing(all, &none), 0);
 }
 
 }  // namespace
