@@ -337,15 +337,37 @@ int64_t AgentRoll::CountMissing(const AgentMap& agents,
 int64_t AgentRoll::CountMissingIn(size_t p,
                                   std::span<const AgentMap* const> maps,
                                   SmallestIds* sample) const {
-  int64_t missing = 0;
+  // First find, by hash alone, the entry each member most likely matches,
+  // touching its id; then compare ids byte for byte, and look again in full
+  // only where they differ (a hash collision).
   const std::vector<Member>& members = parts_[p];
+  std::vector<const char*> candidates(members.size(), nullptr);
   for (size_t i = 0; i < members.size(); ++i) {
     if (i + kLookahead < members.size()) {
-      maps.front()->Prefetch(members[i + kLookahead].hash);
+      for (const AgentMap* agents : maps) {
+        agents->Prefetch(members[i + kLookahead].hash);
+      }
+    }
+    for (size_t m = 0; m < maps.size() && candidates[i] == nullptr; ++m) {
+      candidates[i] = maps[m]->CandidateWithHash(members[i].hash);
+    }
+    if (candidates[i] != nullptr) {
+      __builtin_prefetch(candidates[i]);
+    }
+  }
+
+  int64_t missing = 0;
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (i + kLookahead < members.size()) {
+      __builtin_prefetch(members[i + kLookahead].id);
+      if (candidates[i + kLookahead] != nullptr) {
+        __builtin_prefetch(candidates[i + kLookahead]);
+      }
     }
     const std::string_view id = IdArena::View(members[i].id);
-    bool found = false;
-    for (size_t m = 0; m < maps.size() && !found; ++m) {
+    bool found = candidates[i] != nullptr && IdArena::View(candidates[i]) == id;
+    for (size_t m = 0; m < maps.size() && !found && candidates[i] != nullptr;
+         ++m) {
       found = maps[m]->Contains(id, members[i].hash);
     }
     if (!found) {

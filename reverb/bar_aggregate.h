@@ -85,6 +85,7 @@ struct AgentState {
 class AgentMap {
  public:
   static constexpr size_t kPartitions = 64;
+  static constexpr int kIdLookahead = 8;
 
   static uint64_t HashOf(std::string_view agent) {
     return absl::Hash<std::string_view>{}(agent);
@@ -110,9 +111,26 @@ class AgentMap {
   }
   template <typename Fn>
   void ForEachIn(size_t partition, Fn&& fn) const {
-    for (const Entry& entry : parts_[partition]) {
+    // Ids lie anywhere in the arena: touch them a few entries ahead.
+    const Partition& part = parts_[partition];
+    auto ahead = part.begin();
+    for (int i = 0; i < kIdLookahead && ahead != part.end(); ++i, ++ahead) {
+      __builtin_prefetch(ahead->id);
+    }
+    for (const Entry& entry : part) {
+      if (ahead != part.end()) {
+        __builtin_prefetch(ahead->id);
+        ++ahead;
+      }
       fn(IdArena::View(entry.id), entry.hash, Unpack(entry.state));
     }
+  }
+  // The id handle of some agent whose hash is `hash` (ids not compared), or
+  // null: a candidate to touch before an exact Contains().
+  const char* CandidateWithHash(uint64_t hash) const {
+    const Partition& part = parts_[PartitionOf(hash)];
+    auto it = part.find(HashOnly{hash});
+    return it == part.end() ? nullptr : it->id;
   }
   static size_t PartitionOf(uint64_t hash) {
     // The top bits: the tables themselves index by the low ones.
@@ -145,10 +163,14 @@ class AgentMap {
     std::string_view id;
     uint64_t hash;
   };
+  struct HashOnly {
+    uint64_t hash;
+  };
   struct EntryHash {
     using is_transparent = void;
     size_t operator()(const Entry& e) const { return e.hash; }
     size_t operator()(const Probe& p) const { return p.hash; }
+    size_t operator()(const HashOnly& h) const { return h.hash; }
   };
   struct EntryEq {
     using is_transparent = void;
@@ -160,6 +182,12 @@ class AgentMap {
     }
     bool operator()(const Probe& a, const Entry& b) const {
       return (*this)(b, a);
+    }
+    bool operator()(const Entry& a, const HashOnly& b) const {
+      return a.hash == b.hash;
+    }
+    bool operator()(const HashOnly& a, const Entry& b) const {
+      return a.hash == b.hash;
     }
   };
   using Partition = absl::flat_hash_set<Entry, EntryHash, EntryEq>;

@@ -743,24 +743,26 @@ AgentTally Engine::Impl::TallyBar(std::vector<BarAggregate>& parts,
   }
   const std::vector<const AgentMap*> read_maps(maps.begin(), maps.end());
 
-  constexpr size_t kSetsTask = AgentMap::kPartitions;
+  // Task 0 (the longest, taken first) merges the sets; task 1 + p handles
+  // partition p.
+  constexpr size_t kTasks = AgentMap::kPartitions + 1;
   std::vector<AgentTally> tallies(AgentMap::kPartitions);
   const AgentRoll* roll = previous_agents.get();
   const std::function<void(size_t)> task = [&](size_t t) {
-    if (t == kSetsTask) {
+    if (t == 0) {
       for (size_t i = 1; i < parts.size(); ++i) {
         parts[0].MergeAllButAgents(parts[i]);
       }
       *help_fulfilled = parts[0].HelpPromisesFulfilled();
       return;
     }
-    AgentMap::Disjoin(maps, t);
-    TallyPartition(read_maps, t, boundary, roll, &tallies[t]);
+    AgentMap::Disjoin(maps, t - 1);
+    TallyPartition(read_maps, t - 1, boundary, roll, &tallies[t - 1]);
   };
   if (agents >= options.parallel_seal_min_agents && pool.workers() > 0) {
-    pool.Run(kSetsTask + 1, task);
+    pool.Run(kTasks, task);
   } else {
-    for (size_t t = 0; t <= kSetsTask; ++t) {
+    for (size_t t = 0; t < kTasks; ++t) {
       task(t);
     }
   }
