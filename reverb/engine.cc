@@ -743,8 +743,8 @@ AgentTally Engine::Impl::TallyBar(std::vector<BarAggregate>& parts,
   }
   const std::vector<const AgentMap*> read_maps(maps.begin(), maps.end());
 
-  // Task 0 (the longest, taken first) merges the sets; task 1 + p handles
-  // partition p.
+  // Task 0 merges the sets, taken first as it is not split by partition;
+  // task 1 + p handles partition p.
   constexpr size_t kTasks = AgentMap::kPartitions + 1;
   std::vector<AgentTally> tallies(AgentMap::kPartitions);
   const AgentRoll* roll = previous_agents.get();
