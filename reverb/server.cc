@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/nats_status.h"
@@ -519,7 +520,26 @@ void Server::State::Drain() {
   }
 }
 
+namespace {
+
+// The cluster id is part of every default subject: [A-Za-z0-9_-]{1,64}.
+bool ValidClusterId(const std::string& id) {
+  if (id.empty() || id.size() > 64) {
+    return false;
+  }
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+           c == '-';
+  });
+}
+
+}  // namespace
+
 absl::StatusOr<ServerOptions> ResolveOptions(ServerOptions o) {
+  if (!ValidClusterId(o.engine.cluster_id)) {
+    return absl::InvalidArgumentError(
+        "cluster_id must be 1-64 characters of [A-Za-z0-9_-]");
+  }
   const std::string prefix = absl::StrCat("backbeat.", o.engine.cluster_id);
   if (o.beat_subject.empty()) o.beat_subject = prefix + ".beat";
   if (o.status_subject.empty()) o.status_subject = prefix + ".status";
