@@ -163,7 +163,8 @@ TEST(ContractTest, SerializeKeepsDoublesAndEscapesExactly) {
 }
 
 TEST(ContractTest, LoadingFailsOnUnimplementedKeyword) {
-  std::string dir = ::testing::TempDir() + "/schemas_with_oneof";
+  std::string dir =
+      ::testing::TempDir() + "/schemas_with_oneof_" + std::to_string(getpid());
   std::filesystem::create_directories(dir);
   for (const char* name :
        {"beatframe-v1.schema.json", "statusclaim-v1.schema.json",

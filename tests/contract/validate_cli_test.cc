@@ -1,6 +1,7 @@
 // backbeat-validate end to end: runs the built binary and reads its output.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -20,8 +21,10 @@ struct CliRun {
 
 // Runs the validator with `args` (shell words), feeding `input` on stdin.
 CliRun Validate(const std::string& args, const std::string& input = "") {
-  std::string dir = ::testing::TempDir();
-  std::string in_path = dir + "/cli_stdin", out_path = dir + "/cli_stdout";
+  // ctest runs each test as its own process, in parallel: one file pair
+  // per process.
+  std::string base = ::testing::TempDir() + "/cli_" + std::to_string(getpid());
+  std::string in_path = base + "_stdin", out_path = base + "_stdout";
   std::ofstream(in_path, std::ios::binary) << input;
   std::string command = std::string(BACKBEAT_VALIDATE) + " " + args + " <" +
                         in_path + " >" + out_path + " 2>&1";
@@ -29,6 +32,8 @@ CliRun Validate(const std::string& args, const std::string& input = "") {
   CliRun run;
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   run.out = testing::ReadFileOrDie(out_path);
+  std::remove(in_path.c_str());
+  std::remove(out_path.c_str());
   return run;
 }
 
