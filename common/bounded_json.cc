@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -38,10 +39,10 @@ class LimitedBuilder {
   }
   bool Double(double d) { return document_.Double(d); }
   bool String(const char* s, SizeType n, bool copy) {
-    return document_.String(s, n, copy);
+    return CheckText(s, n) && document_.String(s, n, copy);
   }
   bool Key(const char* s, SizeType n, bool copy) {
-    return document_.Key(s, n, copy);
+    return CheckText(s, n) && document_.Key(s, n, copy);
   }
   bool StartObject() { return Enter() && document_.StartObject(); }
   bool EndObject(SizeType n) {
@@ -65,6 +66,12 @@ class LimitedBuilder {
   const char* error() const { return error_; }
 
  private:
+  bool CheckText(const char* s, SizeType n) {
+    if (!HoldsSurrogate(s, n)) return true;
+    error_ = "string escapes a lone UTF-16 surrogate";
+    return false;
+  }
+
   bool Enter() {
     if (++depth_ <= max_depth_) return true;
     error_ = "nesting is too deep";
@@ -78,6 +85,21 @@ class LimitedBuilder {
 };
 
 constexpr char kFraction[] = ".eE";
+
+}  // namespace
+
+// In UTF-8, U+D800-U+DFFF is 0xED followed by a byte of 0xA0-0xBF.
+bool HoldsSurrogate(const char* s, size_t n) {
+  const char* end = s + n;
+  for (const char* p = s; p < end; ++p) {
+    p = static_cast<const char*>(std::memchr(p, '\xED', end - p));
+    if (p == nullptr || p + 1 >= end) return false;
+    if (static_cast<unsigned char>(p[1]) >= 0xA0) return true;
+  }
+  return false;
+}
+
+namespace {
 
 absl::Status Malformed(size_t offset, absl::string_view what) {
   return absl::DataLossError(

@@ -33,6 +33,11 @@ struct JsonNumber {
 // Returns nullptr on success, else a static text naming the problem.
 const char* ReadJsonNumber(const char* s, size_t n, JsonNumber* out);
 
+// True if a decoded string holds a UTF-16 surrogate (U+D800-U+DFFF) as a
+// code point: RapidJSON 1.1.0 lets a lone "\udc00" escape through, and the
+// result is not valid UTF-8.
+bool HoldsSurrogate(const char* s, size_t n);
+
 class BoundedDocument {
  public:
   BoundedDocument();

@@ -203,6 +203,7 @@ class FastHandler {
     return Scalar(v);
   }
   bool String(const char* s, SizeType n, bool) {
+    if (HoldsSurrogate(s, n)) return false;
     FastValue v;
     v.kind = FastValue::kString;
     v.text = absl::string_view(s, n);
@@ -210,6 +211,7 @@ class FastHandler {
   }
 
   bool Key(const char* s, SizeType n, bool) {
+    if (HoldsSurrogate(s, n)) return false;
     absl::string_view key(s, n);
     if (depth_ > 1) return keys_.Add(depth_, key);
     property_ = PropertyOf(binding_, key);
