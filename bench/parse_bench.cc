@@ -31,8 +31,8 @@ std::vector<std::string> Claims() {
   const char* states[] = {"executing", "reviewing", "completed", "helping"};
   for (int i = 0; i < 64; ++i) {
     claims.push_back(
-        std::string(
-            R"({"type":"backbeat.statusclaim.v1","agent_id":"search-indexer:worker-)") +
+        std::string(R"({"type":"backbeat.statusclaim.v1",)"
+                    R"("agent_id":"search-indexer:worker-)") +
         std::to_string(i) + R"(","task_id":"index-batch:20250905-)" +
         std::to_string(100 + i) + R"(","beat_index":)" +
         std::to_string(1337 + i) + R"(,"state":")" + states[i % 4] +

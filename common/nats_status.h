@@ -1,4 +1,5 @@
-// The one adapter from cnats status codes to absl::Status.
+// The one adapter from cnats status codes to absl::Status, and the plain
+// client connection the tools share.
 #pragma once
 
 #include <nats/nats.h>
@@ -6,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
@@ -40,6 +42,32 @@ inline absl::Status NatsStatus(natsStatus s, absl::string_view what) {
     default:
       return absl::InternalError(message);
   }
+}
+
+// Connects to `url` as client `name`, reconnecting forever after a loss.
+// The caller owns the connection (natsConnection_Destroy).
+inline absl::StatusOr<natsConnection*> ConnectToNats(const std::string& url,
+                                                     const char* name) {
+  natsOptions* options = nullptr;
+  natsStatus s = natsOptions_Create(&options);
+  if (s == NATS_OK) {
+    s = natsOptions_SetURL(options, url.c_str());
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetName(options, name);
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetMaxReconnect(options, -1);
+  }
+  natsConnection* connection = nullptr;
+  if (s == NATS_OK) {
+    s = natsConnection_Connect(&connection, options);
+  }
+  natsOptions_Destroy(options);
+  if (s != NATS_OK) {
+    return NatsStatus(s, absl::StrCat("connect ", url));
+  }
+  return connection;
 }
 
 }  // namespace backbeat

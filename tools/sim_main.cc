@@ -420,29 +420,6 @@ absl::StatusOr<RunOptions> OptionsFromFlags() {
   return o;
 }
 
-absl::StatusOr<natsConnection*> Connect(const std::string& url) {
-  natsOptions* options = nullptr;
-  natsStatus s = natsOptions_Create(&options);
-  if (s == NATS_OK) {
-    s = natsOptions_SetURL(options, url.c_str());
-  }
-  if (s == NATS_OK) {
-    s = natsOptions_SetName(options, "backbeat-sim");
-  }
-  if (s == NATS_OK) {
-    s = natsOptions_SetMaxReconnect(options, -1);  // Keep trying.
-  }
-  natsConnection* connection = nullptr;
-  if (s == NATS_OK) {
-    s = natsConnection_Connect(&connection, options);
-  }
-  natsOptions_Destroy(options);
-  if (s != NATS_OK) {
-    return NatsStatus(s, absl::StrCat("connect ", url));
-  }
-  return connection;
-}
-
 int Run(const RunOptions& options) {
   if (options.dry_run) {
     StdoutSink sink;
@@ -450,7 +427,8 @@ int Run(const RunOptions& options) {
     absl::Status status = runner.PlayPulse();
     return status.ok() ? 0 : 1;
   }
-  absl::StatusOr<natsConnection*> connection = Connect(options.nats_url);
+  absl::StatusOr<natsConnection*> connection =
+      ConnectToNats(options.nats_url, "backbeat-sim");
   if (!connection.ok()) {
     spdlog::error("start: {}", connection.status().ToString());
     return 1;

@@ -69,29 +69,6 @@ void Show(absl::string_view bytes, bool json, Tally* tally) {
   fflush(stdout);
 }
 
-absl::StatusOr<natsConnection*> Connect(const std::string& url) {
-  natsOptions* options = nullptr;
-  natsStatus s = natsOptions_Create(&options);
-  if (s == NATS_OK) {
-    s = natsOptions_SetURL(options, url.c_str());
-  }
-  if (s == NATS_OK) {
-    s = natsOptions_SetName(options, "backbeat-watch");
-  }
-  if (s == NATS_OK) {
-    s = natsOptions_SetMaxReconnect(options, -1);
-  }
-  natsConnection* connection = nullptr;
-  if (s == NATS_OK) {
-    s = natsConnection_Connect(&connection, options);
-  }
-  natsOptions_Destroy(options);
-  if (s != NATS_OK) {
-    return NatsStatus(s, absl::StrCat("connect ", url));
-  }
-  return connection;
-}
-
 // Receives until --count, --timeout or a signal. Returns the exit status.
 int Watch(natsConnection* connection, const std::string& subject) {
   const int64_t count = absl::GetFlag(FLAGS_count);
@@ -178,7 +155,7 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   absl::StatusOr<natsConnection*> connection =
-      backbeat::watch::Connect(absl::GetFlag(FLAGS_nats_url));
+      backbeat::ConnectToNats(absl::GetFlag(FLAGS_nats_url), "backbeat-watch");
   if (!connection.ok()) {
     spdlog::error("start: {}", connection.status().ToString());
     return 1;

@@ -61,7 +61,8 @@ TEST(ContractTest, ValidExamplesRoundTripThroughSerialize) {
 }
 
 constexpr char kSeedClaim[] =
-    R"({"type":"backbeat.statusclaim.v1","agent_id":"search-indexer:worker-03",)"
+    R"({"type":"backbeat.statusclaim.v1",)"
+    R"("agent_id":"search-indexer:worker-03",)"
     R"("task_id":"index-batch:20250905-120","beat_index":1337,)"
     R"("state":"executing","beats_left":3,"progress":0.65,)"
     R"("notes":"processing batch 120/200","hlc":"7ffd:0001:beef"})";
