@@ -150,6 +150,18 @@ class FamilyBuilder {
     family.metric.back().counter.value = value;
     return family;
   }
+  // One counter series per label value: values[i] under label=names[i].
+  template <typename Names, typename Values>
+  MetricFamily LabelledCounters(const char* name, const char* help,
+                                const char* label, const Names& names,
+                                const Values& values) const {
+    MetricFamily family = Family(name, help, MetricType::Counter);
+    for (size_t i = 0; i < values.size(); ++i) {
+      family.metric.push_back(Series(label, names[i]));
+      family.metric.back().counter.value = static_cast<double>(values[i]);
+    }
+    return family;
+  }
 
  private:
   const std::string cluster_;
@@ -499,24 +511,14 @@ void Exporter::AddClaimFamilies(std::vector<MetricFamily>& out) const {
   }
 
   // Counters by label.
-  MetricFamily by_result = FamilyBuilder::Family(
+  out.push_back(build_.LabelledCounters(
       "reverb_claims_total",
-      "Valid StatusClaims handed to the engine, by result.",
-      MetricType::Counter);
-  for (size_t i = 0; i < claims.size(); ++i) {
-    by_result.metric.push_back(build_.Series("result", kClaimResults[i]));
-    by_result.metric.back().counter.value = static_cast<double>(claims[i]);
-  }
-  out.push_back(std::move(by_result));
-  MetricFamily by_reason = FamilyBuilder::Family(
+      "Valid StatusClaims handed to the engine, by result.", "result",
+      kClaimResults, claims));
+  out.push_back(build_.LabelledCounters(
       "reverb_claims_rejected_total",
-      "Status messages rejected before the engine, by reason.",
-      MetricType::Counter);
-  for (size_t i = 0; i < rejected.size(); ++i) {
-    by_reason.metric.push_back(build_.Series("reason", kRejectReasons[i]));
-    by_reason.metric.back().counter.value = static_cast<double>(rejected[i]);
-  }
-  out.push_back(std::move(by_reason));
+      "Status messages rejected before the engine, by reason.", "reason",
+      kRejectReasons, rejected));
 
   // The histogram, cumulative; its count is the sum of its buckets.
   MetricFamily hist = FamilyBuilder::Family(
