@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "common/contract.h"
 #include "gtest/gtest.h"
+#include "tests/engine/engine_test_util.h"
 #include "tests/ops/scrape_client.h"
 #include "tests/support/nats_client.h"
 #include "tests/support/nats_server.h"
@@ -53,25 +54,13 @@ std::string Frame(int64_t beat, int bar, bool downbeat) {
   return Serialize(Message(f));
 }
 
+// A claim as an agent would publish it.
 std::string Claim(const std::string& agent, int64_t beat, ClaimState state,
                   std::optional<std::string> task = std::nullopt) {
-  StatusClaim c;
-  c.agent_id = agent;
-  c.beat_index = beat;
-  c.state = state;
-  c.task_id = std::move(task);
-  c.hlc = "0001:0002:0004";
-  return Serialize(Message(c));
+  return Serialize(Message(testing::Claim(agent, beat, state, task)));
 }
 
-const Issue* FindIssue(const BarReport& report, absl::string_view kind) {
-  for (const Issue& issue : report.issues) {
-    if (issue.kind == kind) {
-      return &issue;
-    }
-  }
-  return nullptr;
-}
+using testing::FindIssue;
 
 class ServerTest : public ::testing::Test {
  protected:
