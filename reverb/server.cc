@@ -18,6 +18,7 @@
 #include "common/nats_status.h"
 #include "reverb/log_limiter.h"
 #include "reverb/metrics.h"
+#include "reverb/release_batch.h"
 #include "spdlog/spdlog.h"
 
 namespace backbeat::reverb {
@@ -59,6 +60,7 @@ struct Subscription {
   int shard = -1;  // -1: the BeatFrame subscription.
   std::string subject;
   natsSubscription* sub = nullptr;
+  ReleaseBatch finished;  // Messages read; touched only while accepting.
 };
 
 struct Server::State {
@@ -130,9 +132,9 @@ namespace {
 class InFlight {
  public:
   explicit InFlight(std::atomic<int>* count) : count_(count) {
-    count_->fetch_add(1, std::memory_order_acq_rel);
+    count_->fetch_add(1);
   }
-  ~InFlight() { count_->fetch_sub(1, std::memory_order_acq_rel); }
+  ~InFlight() { count_->fetch_sub(1); }
 
  private:
   std::atomic<int>* count_;
@@ -143,7 +145,7 @@ void OnMessage(natsConnection*, natsSubscription*, natsMsg* msg,
   auto* sub = static_cast<Subscription*>(closure);
   Server::State* state = sub->state;
   InFlight guard(&state->in_flight);
-  if (!state->accepting.load(std::memory_order_acquire)) {
+  if (!state->accepting.load()) {
     natsMsg_Destroy(msg);
     return;
   }
@@ -152,7 +154,7 @@ void OnMessage(natsConnection*, natsSubscription*, natsMsg* msg,
   } else {
     state->OnClaimMessage(sub->shard, msg);
   }
-  natsMsg_Destroy(msg);
+  sub->finished.Add(msg);
 }
 
 void OnDisconnected(natsConnection*, void* closure) {
@@ -514,8 +516,10 @@ void Server::State::Drain() {
       natsSubscription_Unsubscribe(sub->sub);
     }
   }
-  accepting.store(false, std::memory_order_release);
-  while (in_flight.load(std::memory_order_acquire) > 0) {
+  // Sequentially consistent with InFlight: a callback either counted itself
+  // before this store, and is waited for, or sees accepting false.
+  accepting.store(false);
+  while (in_flight.load() > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
