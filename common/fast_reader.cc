@@ -1,5 +1,6 @@
 #include "common/fast_reader.h"
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -180,8 +181,13 @@ class KeyStack {
 template <typename T>
 class FastHandler {
  public:
-  FastHandler(const FastBinding& binding, int max_depth, T* out)
-      : binding_(binding), max_depth_(max_depth), out_(out) {}
+  // `escapes`: the text holds a backslash, so a decoded string may hold a
+  // lone surrogate from a \u escape.
+  FastHandler(const FastBinding& binding, int max_depth, bool escapes, T* out)
+      : binding_(binding),
+        max_depth_(max_depth),
+        escapes_(escapes),
+        out_(out) {}
 
   bool Null() { return Scalar(FastValue{}); }
   bool Bool(bool b) {
@@ -203,7 +209,7 @@ class FastHandler {
     return Scalar(v);
   }
   bool String(const char* s, SizeType n, bool) {
-    if (HoldsSurrogate(s, n)) return false;
+    if (escapes_ && HoldsSurrogate(s, n)) return false;
     FastValue v;
     v.kind = FastValue::kString;
     v.text = absl::string_view(s, n);
@@ -211,7 +217,7 @@ class FastHandler {
   }
 
   bool Key(const char* s, SizeType n, bool) {
-    if (HoldsSurrogate(s, n)) return false;
+    if (escapes_ && HoldsSurrogate(s, n)) return false;
     absl::string_view key(s, n);
     if (depth_ > 1) return keys_.Add(depth_, key);
     property_ = PropertyOf(binding_, key);
@@ -278,6 +284,7 @@ class FastHandler {
 
   const FastBinding& binding_;
   const int max_depth_;
+  const bool escapes_;
   T* out_;
   int depth_ = 0;
   int property_ = -1;  // Root property of the current member, or -1.
@@ -285,6 +292,42 @@ class FastHandler {
   bool done_ = false;
   KeyStack keys_;
 };
+
+// What one pass over the raw bytes tells the reader.
+struct RawShape {
+  bool ascii = true;     // Pure ASCII is valid UTF-8: nothing to validate.
+  bool escapes = false;  // A backslash: strings may hold \u escapes.
+};
+
+RawShape ShapeOf(absl::string_view bytes) {
+  RawShape shape;
+  uint64_t high = 0;
+  size_t i = 0;
+  for (; i + 8 <= bytes.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, bytes.data() + i, 8);
+    high |= word;
+  }
+  for (; i < bytes.size(); ++i) high |= static_cast<unsigned char>(bytes[i]);
+  shape.ascii = (high & 0x8080808080808080u) == 0;
+  shape.escapes = bytes.find('\\') != absl::string_view::npos;
+  return shape;
+}
+
+// One pass of the SAX reader over NUL-terminated `text`; then nothing but
+// the end of the bytes may follow the object (a NUL byte ends the reader's
+// input early).
+template <unsigned kFlags, typename T>
+bool ReadText(char* text, size_t size, FastHandler<T>& handler) {
+  using Allocator = rapidjson::MemoryPoolAllocator<>;
+  alignas(8) char scratch[256];
+  Allocator allocator(scratch, sizeof(scratch));
+  rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, Allocator>
+      reader(&allocator, 64);
+  rapidjson::InsituStringStream stream(text);
+  if (reader.Parse<kFlags>(stream, handler).IsError()) return false;
+  return handler.done() && stream.Tell() == size;
+}
 
 template <typename T>
 bool Read(const FastBinding& binding, absl::string_view bytes, int max_depth,
@@ -303,20 +346,13 @@ bool Read(const FastBinding& binding, absl::string_view bytes, int max_depth,
   std::memcpy(text, bytes.data(), bytes.size());
   text[bytes.size()] = '\0';
 
-  // One pass; then nothing but the end of the bytes may follow the object
-  // (a NUL byte ends the reader's input early).
-  constexpr unsigned kFlags = rapidjson::kParseInsituFlag |
-                              rapidjson::kParseValidateEncodingFlag |
-                              rapidjson::kParseNumbersAsStringsFlag;
-  using Allocator = rapidjson::MemoryPoolAllocator<>;
-  alignas(8) char scratch[256];
-  Allocator allocator(scratch, sizeof(scratch));
-  rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, Allocator>
-      reader(&allocator, 64);
-  rapidjson::InsituStringStream stream(text);
-  FastHandler<T> handler(binding, max_depth, out);
-  if (reader.Parse<kFlags>(stream, handler).IsError()) return false;
-  return handler.done() && stream.Tell() == bytes.size();
+  constexpr unsigned kFlags =
+      rapidjson::kParseInsituFlag | rapidjson::kParseNumbersAsStringsFlag;
+  RawShape shape = ShapeOf(bytes);
+  FastHandler<T> handler(binding, max_depth, shape.escapes, out);
+  if (shape.ascii) return ReadText<kFlags>(text, bytes.size(), handler);
+  return ReadText<kFlags | rapidjson::kParseValidateEncodingFlag>(
+      text, bytes.size(), handler);
 }
 
 }  // namespace

@@ -49,6 +49,8 @@ TEST(HostileInputTest, EachCaseIsRejectedWithAClearReason) {
        RejectReason::kMalformed, "lone UTF-16 surrogate"},
       {"lone high surrogate in a key", ClaimWith("}", ",\"\\ud800\":1}"),
        RejectReason::kMalformed, "surrogate"},
+      {"raw UTF-8 surrogate", ClaimWith("\"a\"", "\"\xed\xa0\x80\""),
+       RejectReason::kMalformed, "Invalid encoding"},
       {"overlong UTF-8", ClaimWith("\"a\"", "\"\xc0\xaf\""),
        RejectReason::kMalformed, "Invalid encoding"},
       {"NUL after object", std::string(kClaim) + std::string(1, '\0') + "x",
