@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/simple_pattern.h"
 #include "rapidjson/internal/regex.h"
 #include "rapidjson/memorystream.h"
 #include "rapidjson/stringbuffer.h"
@@ -76,17 +77,21 @@ std::string NumberText(const Value& v) {
   return buffer.GetString();
 }
 
-// RapidJSON's regex keeps match state inside the object, so each thread
-// compiles its own copy of a pattern, found by the pattern's unique id.
-// Next to it the thread keeps the last subject and its verdict: the same
-// value often comes again (a cluster id in every frame), and the engine's
-// cost grows with bounded repetitions such as {1,64}.
+// A pattern of the simple shape the schemas use is matched by
+// SimplePattern. Any other goes to RapidJSON's regex engine, which keeps
+// match state inside the object, so each thread compiles its own copy of
+// the pattern, found by the pattern's unique id. Next to it the thread
+// keeps the last subject and its verdict: the same value often comes again
+// (a cluster id in every frame), and the engine's cost grows with bounded
+// repetitions such as {1,64}.
 std::atomic<uint64_t> next_pattern_id{1};
 
 class Pattern {
  public:
   explicit Pattern(std::string source)
-      : source_(std::move(source)), id_(next_pattern_id.fetch_add(1)) {}
+      : source_(std::move(source)),
+        simple_(SimplePattern::Compile(source_)),
+        id_(next_pattern_id.fetch_add(1)) {}
 
   bool IsValid() const { return Regex(source_.c_str()).IsValid(); }
   const std::string& source() const { return source_; }
@@ -95,6 +100,7 @@ class Pattern {
   // code point, so a subject holding NUL never matches.
   bool Matches(const char* s, size_t n) const {
     if (std::memchr(s, '\0', n) != nullptr) return false;
+    if (simple_.has_value()) return simple_->Matches(absl::string_view(s, n));
     ThreadState& state = ThisThread();
     absl::string_view subject(s, n);
     if (state.has_last && state.last == subject) return state.last_verdict;
@@ -129,6 +135,7 @@ class Pattern {
   }
 
   std::string source_;
+  std::optional<SimplePattern> simple_;
   uint64_t id_;
 };
 
