@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -17,8 +18,8 @@
 #include "absl/strings/str_join.h"
 #include "common/nats_status.h"
 #include "reverb/log_limiter.h"
+#include "reverb/message_release.h"
 #include "reverb/metrics.h"
-#include "reverb/release_batch.h"
 #include "spdlog/spdlog.h"
 
 namespace backbeat::reverb {
@@ -56,6 +57,8 @@ const char* BeatAdvice(BeatOutcome outcome) {
 
 // One subscription and the engine shard its callback thread owns.
 struct Subscription {
+  explicit Subscription(MessageReleaser* releaser) : finished(releaser) {}
+
   struct Server::State* state = nullptr;
   int shard = -1;  // -1: the BeatFrame subscription.
   std::string subject;
@@ -72,6 +75,9 @@ struct Server::State {
 
   natsOptions* nats_options = nullptr;
   natsConnection* conn = nullptr;
+  // Outlives the subscriptions; gone before the connection is.
+  std::unique_ptr<MessageReleaser> releaser =
+      std::make_unique<MessageReleaser>();
   std::vector<std::unique_ptr<Subscription>> subs;
 
   std::atomic<bool> accepting{true};
@@ -440,7 +446,7 @@ absl::Status Server::State::Connect() {
 
 absl::Status Server::State::SubscribeOne(const std::string& subject, int shard,
                                          const std::string& queue) {
-  auto sub = std::make_unique<Subscription>();
+  auto sub = std::make_unique<Subscription>(releaser.get());
   sub->state = this;
   sub->shard = shard;
   sub->subject = subject;
@@ -630,6 +636,7 @@ void Server::Shutdown() {
     natsSubscription_Destroy(sub->sub);
   }
   st.subs.clear();
+  st.releaser.reset();  // Every message read is destroyed.
   if (st.conn != nullptr) {
     natsConnection_Close(st.conn);
     // cnats delivers the closed callback on its own thread; the state it

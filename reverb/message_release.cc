@@ -1,0 +1,66 @@
+#include "reverb/message_release.h"
+
+#include <utility>
+
+namespace backbeat::reverb {
+
+MessageReleaser::MessageReleaser() : thread_([this] { Run(); }) {}
+
+MessageReleaser::~MessageReleaser() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void MessageReleaser::HandOver(std::vector<natsMsg*>* batch) {
+  if (batch->empty()) return;
+  bool was_empty;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    was_empty = pending_.empty();
+    pending_.insert(pending_.end(), batch->begin(), batch->end());
+  }
+  batch->clear();
+  if (was_empty) wake_.notify_one();
+}
+
+// Takes everything pending at once and destroys it outside the lock; stops
+// only once nothing is left.
+void MessageReleaser::Run() {
+  std::vector<natsMsg*> taken;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty()) return;  // Stopping, and nothing left.
+      taken.swap(pending_);
+    }
+    for (natsMsg* msg : taken) {
+      natsMsg_Destroy(msg);
+    }
+    released_.fetch_add(static_cast<int64_t>(taken.size()));
+    taken.clear();
+  }
+}
+
+ReleaseBatch::ReleaseBatch(MessageReleaser* releaser) : releaser_(releaser) {
+  held_.reserve(kMaxMessages);
+}
+
+void ReleaseBatch::Add(natsMsg* msg) {
+  held_.push_back(msg);
+  bytes_ += static_cast<size_t>(natsMsg_GetDataLength(msg));
+  if (held_.size() >= kMaxMessages || bytes_ >= kMaxBytes) {
+    Flush();
+  }
+}
+
+void ReleaseBatch::Flush() {
+  releaser_->HandOver(&held_);
+  bytes_ = 0;
+}
+
+}  // namespace backbeat::reverb
