@@ -27,7 +27,8 @@ ABSL_FLAG(std::string, bar_subject, "",
 ABSL_FLAG(std::string, grace, "auto",
           "how long a bar stays open after its boundary, e.g. 500ms; "
           "auto: a quarter beat, at most 2s");
-ABSL_FLAG(int, ingest_threads, 2, "threads parsing and aggregating claims");
+ABSL_FLAG(int, ingest_threads, 1,
+          "threads parsing and aggregating claims (1-64)");
 ABSL_FLAG(int, max_message_bytes, 4096, "larger messages are rejected");
 ABSL_FLAG(std::string, dead_letter_subject, "",
           "if set, rejected messages are republished here with the reason "

@@ -24,7 +24,7 @@ struct ServerOptions {
   std::string bar_subject;
   std::string dead_letter_subject;  // Empty: rejected input is not copied.
   std::string metrics_address = "127.0.0.1:9464";
-  int ingest_threads = 2;
+  int ingest_threads = 1;
   ParseLimits limits;
   EngineOptions engine;
   // Per-subscription queue bounds in the NATS client. Beyond them the
