@@ -17,14 +17,26 @@ MessageReleaser::~MessageReleaser() {
 
 void MessageReleaser::HandOver(std::vector<natsMsg*>* batch) {
   if (batch->empty()) return;
-  bool was_empty;
+  bool was_empty = false;
+  bool taken = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    was_empty = pending_.empty();
-    pending_.insert(pending_.end(), batch->begin(), batch->end());
+    if (pending_.size() < kMaxPending) {
+      was_empty = pending_.empty();
+      pending_.insert(pending_.end(), batch->begin(), batch->end());
+      taken = true;
+    }
   }
+  if (!taken) Destroy(*batch);
   batch->clear();
   if (was_empty) wake_.notify_one();
+}
+
+void MessageReleaser::Destroy(const std::vector<natsMsg*>& messages) {
+  for (natsMsg* msg : messages) {
+    natsMsg_Destroy(msg);
+  }
+  released_.fetch_add(static_cast<int64_t>(messages.size()));
 }
 
 // Takes everything pending at once and destroys it outside the lock; stops
@@ -38,10 +50,7 @@ void MessageReleaser::Run() {
       if (pending_.empty()) return;  // Stopping, and nothing left.
       taken.swap(pending_);
     }
-    for (natsMsg* msg : taken) {
-      natsMsg_Destroy(msg);
-    }
-    released_.fetch_add(static_cast<int64_t>(taken.size()));
+    Destroy(taken);
     taken.clear();
   }
 }

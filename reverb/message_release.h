@@ -21,9 +21,14 @@
 
 namespace backbeat::reverb {
 
-// Thread-safe. Destroys what it is handed on its own thread.
+// Thread-safe. Destroys what it is handed on its own thread. At most
+// kMaxPending messages wait for it; past that, HandOver destroys the batch
+// on the caller's thread, so memory stays bounded if the releaser is
+// starved of CPU.
 class MessageReleaser {
  public:
+  static constexpr size_t kMaxPending = 64 * 1024;
+
   MessageReleaser();
   // Destroys every message handed over, then stops the thread.
   ~MessageReleaser();
@@ -38,6 +43,7 @@ class MessageReleaser {
 
  private:
   void Run();
+  void Destroy(const std::vector<natsMsg*>& messages);
 
   std::mutex mu_;
   std::condition_variable wake_;
