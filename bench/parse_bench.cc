@@ -75,7 +75,9 @@ void BM_RapidJsonParseAndSchemaValidator(benchmark::State& state) {
     d.Parse(c.data(), c.size());
     rapidjson::SchemaValidator validator(schema);
     bool valid = d.Accept(validator);
-    if (!valid) state.SkipWithError("a claim failed validation");
+    if (!valid) {
+      state.SkipWithError("a claim failed validation");
+    }
   }
   state.SetItemsProcessed(state.iterations());
 }
@@ -87,7 +89,9 @@ void BM_ContractParseStatusClaimViaDom(benchmark::State& state) {
   size_t i = 0;
   for (auto _ : state) {
     auto claim = contract.ParseStatusClaimViaDom(claims[i++ % claims.size()]);
-    if (!claim.ok()) state.SkipWithError("a claim failed validation");
+    if (!claim.ok()) {
+      state.SkipWithError("a claim failed validation");
+    }
     benchmark::DoNotOptimize(claim);
   }
   state.SetItemsProcessed(state.iterations());
@@ -100,7 +104,9 @@ void BM_ContractParseStatusClaim(benchmark::State& state) {
   size_t i = 0;
   for (auto _ : state) {
     auto claim = contract.ParseStatusClaim(claims[i++ % claims.size()]);
-    if (!claim.ok()) state.SkipWithError("a claim failed validation");
+    if (!claim.ok()) {
+      state.SkipWithError("a claim failed validation");
+    }
     benchmark::DoNotOptimize(claim);
   }
   state.SetItemsProcessed(state.iterations());
@@ -130,7 +136,9 @@ void BM_ContractParseBeatFrameViaDom(benchmark::State& state) {
   size_t i = 0;
   for (auto _ : state) {
     auto frame = contract.ParseBeatFrameViaDom(frames[i++ % frames.size()]);
-    if (!frame.ok()) state.SkipWithError("a frame failed validation");
+    if (!frame.ok()) {
+      state.SkipWithError("a frame failed validation");
+    }
     benchmark::DoNotOptimize(frame);
   }
   state.SetItemsProcessed(state.iterations());
@@ -143,7 +151,9 @@ void BM_ContractParseBeatFrame(benchmark::State& state) {
   size_t i = 0;
   for (auto _ : state) {
     auto frame = contract.ParseBeatFrame(frames[i++ % frames.size()]);
-    if (!frame.ok()) state.SkipWithError("a frame failed validation");
+    if (!frame.ok()) {
+      state.SkipWithError("a frame failed validation");
+    }
     benchmark::DoNotOptimize(frame);
   }
   state.SetItemsProcessed(state.iterations());

@@ -58,7 +58,9 @@ class LimitedBuilder {
   bool RawNumber(const char* s, SizeType n, bool /*copy*/) {
     JsonNumber number;
     error_ = ReadJsonNumber(s, n, &number);
-    if (error_ != nullptr) return false;
+    if (error_ != nullptr) {
+      return false;
+    }
     return number.is_integer ? document_.Int64(number.integer)
                              : document_.Double(number.real);
   }
@@ -67,13 +69,17 @@ class LimitedBuilder {
 
  private:
   bool CheckText(const char* s, SizeType n) {
-    if (!HoldsSurrogate(s, n)) return true;
+    if (!HoldsSurrogate(s, n)) {
+      return true;
+    }
     error_ = "string escapes a lone UTF-16 surrogate";
     return false;
   }
 
   bool Enter() {
-    if (++depth_ <= max_depth_) return true;
+    if (++depth_ <= max_depth_) {
+      return true;
+    }
     error_ = "nesting is too deep";
     return false;
   }
@@ -93,8 +99,12 @@ bool HoldsSurrogate(const char* s, size_t n) {
   const char* end = s + n;
   for (const char* p = s; p < end; ++p) {
     p = static_cast<const char*>(std::memchr(p, '\xED', end - p));
-    if (p == nullptr || p + 1 >= end) return false;
-    if (static_cast<unsigned char>(p[1]) >= 0xA0) return true;
+    if (p == nullptr || p + 1 >= end) {
+      return false;
+    }
+    if (static_cast<unsigned char>(p[1]) >= 0xA0) {
+      return true;
+    }
   }
   return false;
 }
@@ -110,16 +120,22 @@ absl::Status Malformed(size_t offset, absl::string_view what) {
 const rapidjson::Value* DuplicateKey(const rapidjson::Value& v) {
   if (v.IsArray()) {
     for (const auto& item : v.GetArray()) {
-      if (const auto* d = DuplicateKey(item)) return d;
+      if (const auto* d = DuplicateKey(item)) {
+        return d;
+      }
     }
     return nullptr;
   }
-  if (!v.IsObject()) return nullptr;
+  if (!v.IsObject()) {
+    return nullptr;
+  }
   auto view = [](const rapidjson::Value* s) {
     return absl::string_view(s->GetString(), s->GetStringLength());
   };
   for (const auto& m : v.GetObject()) {
-    if (const auto* d = DuplicateKey(m.value)) return d;
+    if (const auto* d = DuplicateKey(m.value)) {
+      return d;
+    }
   }
 
   // Small objects (every BACKBEAT message) are compared pairwise.
@@ -127,18 +143,24 @@ const rapidjson::Value* DuplicateKey(const rapidjson::Value& v) {
   if (v.MemberCount() <= kPairwise) {
     for (auto a = v.MemberBegin(); a != v.MemberEnd(); ++a) {
       for (auto b = a + 1; b != v.MemberEnd(); ++b) {
-        if (view(&a->name) == view(&b->name)) return &b->name;
+        if (view(&a->name) == view(&b->name)) {
+          return &b->name;
+        }
       }
     }
     return nullptr;
   }
   std::vector<const rapidjson::Value*> names;
   names.reserve(v.MemberCount());
-  for (const auto& m : v.GetObject()) names.push_back(&m.name);
+  for (const auto& m : v.GetObject()) {
+    names.push_back(&m.name);
+  }
   std::sort(names.begin(), names.end(),
             [&](const auto* a, const auto* b) { return view(a) < view(b); });
   for (size_t i = 1; i < names.size(); ++i) {
-    if (view(names[i - 1]) == view(names[i])) return names[i];
+    if (view(names[i - 1]) == view(names[i])) {
+      return names[i];
+    }
   }
   return nullptr;
 }
@@ -171,7 +193,9 @@ BoundedDocument::BoundedDocument()
       document_(&value_allocator_, 512, &stack_allocator_) {}
 
 absl::Status BoundedDocument::Parse(absl::string_view bytes, int max_depth) {
-  if (bytes.empty()) return absl::DataLossError("message is empty");
+  if (bytes.empty()) {
+    return absl::DataLossError("message is empty");
+  }
 
   // One pass: the reader validates UTF-8, the builder limits the rest.
   constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag |

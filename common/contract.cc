@@ -118,12 +118,16 @@ absl::StatusOr<std::unique_ptr<Contract::Schemas>> LoadSchemas(
       {kReportFields, std::size(kReportFields)}};
   for (size_t i = 0; i < 3; ++i) {
     auto checker = CompileText(kSchemaFiles[i], texts[i]);
-    if (!checker.ok()) return checker.status();
+    if (!checker.ok()) {
+      return checker.status();
+    }
     MessageSchema& m = schemas->message[i];
     m.checker = *std::move(checker);
     absl::Status s =
         Bind(kSchemaFiles[i], fields[i].first, fields[i].second, rules[i], &m);
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      return s;
+    }
     BindFastReader(m.checker.get(), fields[i].first, fields[i].second, &m.fast);
     if (m.wire_type != kWireTypes[i]) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -163,15 +167,21 @@ BeatFrame ReadFrame(const MessageSchema& s, const Slots& slots) {
 StatusClaim ReadClaim(const MessageSchema& s, const Slots& slots) {
   StatusClaim c;
   c.agent_id = Str(*Field(s, slots, kAgentId));
-  if (const Value* v = Field(s, slots, kTaskId)) c.task_id = Str(*v);
+  if (const Value* v = Field(s, slots, kTaskId)) {
+    c.task_id = Str(*v);
+  }
   c.beat_index = Field(s, slots, kClaimBeat)->GetInt64();
   c.state =
       static_cast<ClaimState>(EnumIndex(*Field(s, slots, kState), kStates));
   if (const Value* v = Field(s, slots, kBeatsLeft)) {
     c.beats_left = v->GetInt64();
   }
-  if (const Value* v = Field(s, slots, kProgress)) c.progress = v->GetDouble();
-  if (const Value* v = Field(s, slots, kNotes)) c.notes = Str(*v);
+  if (const Value* v = Field(s, slots, kProgress)) {
+    c.progress = v->GetDouble();
+  }
+  if (const Value* v = Field(s, slots, kNotes)) {
+    c.notes = Str(*v);
+  }
   c.hlc = Str(*Field(s, slots, kClaimHlc));
   return c;
 }
@@ -232,7 +242,9 @@ absl::Status CheckCodeRules(const MessageSchema& s, const BarReport& r) {
 // The message type named by the root's "type" member, if it is a known one.
 int DetectType(const Value& root) {
   auto it = root.FindMember("type");
-  if (it == root.MemberEnd() || !it->value.IsString()) return -1;
+  if (it == root.MemberEnd() || !it->value.IsString()) {
+    return -1;
+  }
   for (int i = 0; i < 3; ++i) {
     if (std::strcmp(it->value.GetString(), kWireTypes[i]) == 0 &&
         std::strlen(kWireTypes[i]) == it->value.GetStringLength()) {
@@ -246,7 +258,9 @@ template <typename T>
 absl::StatusOr<T> ReadChecked(const MessageSchema& s, const Value& root) {
   Slots slots;
   absl::Status status = s.checker->Check(root, slots.data());
-  if (!status.ok()) return status;
+  if (!status.ok()) {
+    return status;
+  }
   T message;
   if constexpr (std::is_same_v<T, BeatFrame>) {
     message = ReadFrame(s, slots);
@@ -256,7 +270,9 @@ absl::StatusOr<T> ReadChecked(const MessageSchema& s, const Value& root) {
     message = ReadReport(s, slots);
   }
   status = CheckCodeRules(s, message);
-  if (!status.ok()) return status;
+  if (!status.ok()) {
+    return status;
+  }
   return message;
 }
 
@@ -285,13 +301,17 @@ absl::StatusOr<std::unique_ptr<Contract>> Contract::LoadFromDirectory(
   for (size_t i = 0; i < 3; ++i) {
     std::string path = absl::StrCat(dir, "/", kSchemaFiles[i]);
     std::ifstream in(path, std::ios::binary);
-    if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+    if (!in) {
+      return absl::NotFoundError(absl::StrCat("cannot read ", path));
+    }
     std::ostringstream text;
     text << in.rdbuf();
     texts[i] = text.str();
   }
   auto schemas = LoadSchemas(texts);
-  if (!schemas.ok()) return schemas.status();
+  if (!schemas.ok()) {
+    return schemas.status();
+  }
   return std::unique_ptr<Contract>(new Contract(*std::move(schemas)));
 }
 
@@ -324,12 +344,16 @@ static absl::StatusOr<T> ParseViaDom(const Contract::Schemas& schemas, int want,
                                      const ParseLimits& limits) {
   BoundedDocument document;
   absl::Status status = Prepare(bytes, limits, &document);
-  if (!status.ok()) return status;
+  if (!status.ok()) {
+    return status;
+  }
   const Value& root = document.root();
   int type = DetectType(root);
   if (type >= 0 && type != want) {
     status = schemas.message[type].checker->Check(root);
-    if (!status.ok()) return status;
+    if (!status.ok()) {
+      return status;
+    }
     return absl::FailedPreconditionError(absl::StrCat(
         "type is ", kWireTypes[type], ", expected ", kWireTypes[want]));
   }
@@ -382,7 +406,9 @@ absl::StatusOr<Message> Contract::Parse(absl::string_view bytes,
                                         const ParseLimits& limits) const {
   BoundedDocument document;
   absl::Status status = Prepare(bytes, limits, &document);
-  if (!status.ok()) return status;
+  if (!status.ok()) {
+    return status;
+  }
   const Value& root = document.root();
   switch (DetectType(root)) {
     case 0:
@@ -403,13 +429,17 @@ absl::Status Contract::Check(const Message& message) const {
   const MessageSchema& s = schemas_->message[type];
   absl::Status status =
       std::visit([&](const auto& m) { return CheckCodeRules(s, m); }, message);
-  if (!status.ok()) return status;
+  if (!status.ok()) {
+    return status;
+  }
   std::string json = Serialize(message);
   ParseLimits limits;
   limits.max_bytes = json.size();
   BoundedDocument document;
   status = Prepare(json, limits, &document);
-  if (!status.ok()) return status;
+  if (!status.ok()) {
+    return status;
+  }
   Slots slots;
   return s.checker->Check(document.root(), slots.data());
 }
@@ -479,12 +509,20 @@ void Write(Writer& w, const BeatFrame& f) {
 
 void Write(Writer& w, const StatusClaim& c) {
   Key(w, "agent_id"), Text(w, c.agent_id);
-  if (c.task_id) Key(w, "task_id"), Text(w, *c.task_id);
+  if (c.task_id) {
+    Key(w, "task_id"), Text(w, *c.task_id);
+  }
   Key(w, "beat_index"), w.Int64(c.beat_index);
   Key(w, "state"), w.String(ClaimStateName(c.state));
-  if (c.beats_left) Key(w, "beats_left"), w.Int64(*c.beats_left);
-  if (c.progress) Key(w, "progress"), Number(w, *c.progress);
-  if (c.notes) Key(w, "notes"), Text(w, *c.notes);
+  if (c.beats_left) {
+    Key(w, "beats_left"), w.Int64(*c.beats_left);
+  }
+  if (c.progress) {
+    Key(w, "progress"), Number(w, *c.progress);
+  }
+  if (c.notes) {
+    Key(w, "notes"), Text(w, *c.notes);
+  }
   Key(w, "hlc"), Text(w, c.hlc);
 }
 
@@ -505,7 +543,9 @@ void Write(Writer& w, const BarReport& r) {
     Key(w, "count"), w.Int64(issue.count);
     Key(w, "detail"), Text(w, issue.detail);
     Key(w, "agents"), w.StartArray();
-    for (const std::string& agent : issue.agents) Text(w, agent);
+    for (const std::string& agent : issue.agents) {
+      Text(w, agent);
+    }
     w.EndArray();
     w.EndObject();
   }

@@ -32,19 +32,25 @@ struct FastValue {
 // value is not of the kind the field holds (a schema that drifted from the
 // code), which sends the message to the DOM path.
 bool Text(const FastValue& v, std::string* out) {
-  if (v.kind != FastValue::kString) return false;
+  if (v.kind != FastValue::kString) {
+    return false;
+  }
   out->assign(v.text.data(), v.text.size());
   return true;
 }
 
 bool Integer(const FastValue& v, int64_t* out) {
-  if (v.kind != FastValue::kNumber || !v.number.is_integer) return false;
+  if (v.kind != FastValue::kNumber || !v.number.is_integer) {
+    return false;
+  }
   *out = v.number.integer;
   return true;
 }
 
 bool Real(const FastValue& v, double* out) {
-  if (v.kind != FastValue::kNumber) return false;
+  if (v.kind != FastValue::kNumber) {
+    return false;
+  }
   *out = v.number.real;
   return true;
 }
@@ -52,7 +58,9 @@ bool Real(const FastValue& v, double* out) {
 template <typename E, size_t N>
 bool Name(const FastValue& v, const absl::string_view (&names)[N], E* out) {
   int i = v.kind == FastValue::kString ? NameIndex(v.text, names) : -1;
-  if (i < 0) return false;
+  if (i < 0) {
+    return false;
+  }
   *out = static_cast<E>(i);
   return true;
 }
@@ -86,7 +94,9 @@ bool Store(int field, const FastValue& v, BeatFrame* f) {
     case kFrameBeat:
       return Integer(v, &f->beat_index);
     case kDownbeat:
-      if (v.kind != FastValue::kBool) return false;
+      if (v.kind != FastValue::kBool) {
+        return false;
+      }
       f->downbeat = v.boolean;
       return true;
     case kPhase:
@@ -105,13 +115,17 @@ bool Store(int field, const FastValue& v, BeatFrame* f) {
 
 // A cheap hash of a key: its length and its first and last bytes.
 uint8_t KeyHash(absl::string_view key) {
-  if (key.empty()) return 0;
+  if (key.empty()) {
+    return 0;
+  }
   return static_cast<uint8_t>(key.size() * 31 + key.front() * 7 + key.back());
 }
 
 // The root property named `key`, or -1.
 int PropertyOf(const FastBinding& binding, absl::string_view key) {
-  if (!binding.hashed) return binding.checker->PropertyIndex(key);
+  if (!binding.hashed) {
+    return binding.checker->PropertyIndex(key);
+  }
   int i = binding.by_hash[KeyHash(key)];
   return i >= 0 && SameBytes(binding.names[i], key) ? i : -1;
 }
@@ -123,7 +137,9 @@ void HashNames(FastBinding* binding) {
     absl::string_view name = binding->checker->PropertyName(i);
     binding->names[i] = name;
     int8_t& slot = binding->by_hash[KeyHash(name)];
-    if (slot >= 0) return;
+    if (slot >= 0) {
+      return;
+    }
     slot = static_cast<int8_t>(i);
   }
   binding->hashed = true;
@@ -145,9 +161,13 @@ class KeyStack {
   // or does not fit.
   bool Add(int depth, absl::string_view key) {
     for (size_t i = first_[depth]; i < count_; ++i) {
-      if (View(i) == key) return false;
+      if (View(i) == key) {
+        return false;
+      }
     }
-    if (count_ == kMaxKeys || key.size() > kKeyBytes - bytes_) return false;
+    if (count_ == kMaxKeys || key.size() > kKeyBytes - bytes_) {
+      return false;
+    }
     std::memcpy(buffer_ + bytes_, key.data(), key.size());
     size_t start = bytes_;
     bytes_ += key.size();
@@ -205,11 +225,15 @@ class FastHandler {
   bool RawNumber(const char* s, SizeType n, bool) {
     FastValue v;
     v.kind = FastValue::kNumber;
-    if (ReadJsonNumber(s, n, &v.number) != nullptr) return false;
+    if (ReadJsonNumber(s, n, &v.number) != nullptr) {
+      return false;
+    }
     return Scalar(v);
   }
   bool String(const char* s, SizeType n, bool) {
-    if (escapes_ && HoldsSurrogate(s, n)) return false;
+    if (escapes_ && HoldsSurrogate(s, n)) {
+      return false;
+    }
     FastValue v;
     v.kind = FastValue::kString;
     v.text = absl::string_view(s, n);
@@ -217,27 +241,37 @@ class FastHandler {
   }
 
   bool Key(const char* s, SizeType n, bool) {
-    if (escapes_ && HoldsSurrogate(s, n)) return false;
+    if (escapes_ && HoldsSurrogate(s, n)) {
+      return false;
+    }
     absl::string_view key(s, n);
-    if (depth_ > 1) return keys_.Add(depth_, key);
+    if (depth_ > 1) {
+      return keys_.Add(depth_, key);
+    }
     property_ = PropertyOf(binding_, key);
     if (property_ < 0) {
       return binding_.allows_additional && keys_.Add(depth_, key);
     }
     uint64_t bit = uint64_t{1} << property_;
-    if (seen_ & bit) return false;  // Duplicate key.
+    if (seen_ & bit) {
+      return false;  // Duplicate key.
+    }
     seen_ |= bit;
     return true;
   }
 
   bool StartObject() {
-    if (!Enter()) return false;
+    if (!Enter()) {
+      return false;
+    }
     keys_.Open(depth_);
     return true;
   }
   bool EndObject(SizeType) {
     keys_.Close(depth_);
-    if (--depth_ > 0) return true;
+    if (--depth_ > 0) {
+      return true;
+    }
     done_ = true;
     return (seen_ & binding_.required) == binding_.required;
   }
@@ -253,15 +287,23 @@ class FastHandler {
   // Opens a container. A root member the schema knows must be a scalar
   // here; other shapes are left to the DOM path.
   bool Enter() {
-    if (depth_ == 1 && property_ >= 0) return false;
+    if (depth_ == 1 && property_ >= 0) {
+      return false;
+    }
     ++depth_;
     return depth_ <= max_depth_ && depth_ <= kMaxFastDepth;
   }
 
   bool Scalar(const FastValue& v) {
-    if (depth_ != 1) return depth_ > 1;  // A scalar root is not a message.
-    if (property_ < 0) return true;      // A member outside the schema.
-    if (!Accepts(v)) return false;
+    if (depth_ != 1) {
+      return depth_ > 1;  // A scalar root is not a message.
+    }
+    if (property_ < 0) {
+      return true;  // A member outside the schema.
+    }
+    if (!Accepts(v)) {
+      return false;
+    }
     int field = binding_.field_of[property_];
     return field < 0 || Store(field, v, out_);
   }
@@ -308,7 +350,9 @@ RawShape ShapeOf(absl::string_view bytes) {
     std::memcpy(&word, bytes.data() + i, 8);
     high |= word;
   }
-  for (; i < bytes.size(); ++i) high |= static_cast<unsigned char>(bytes[i]);
+  for (; i < bytes.size(); ++i) {
+    high |= static_cast<unsigned char>(bytes[i]);
+  }
   shape.ascii = (high & 0x8080808080808080u) == 0;
   shape.escapes = bytes.find('\\') != absl::string_view::npos;
   return shape;
@@ -325,14 +369,18 @@ bool ReadText(char* text, size_t size, FastHandler<T>& handler) {
   rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, Allocator>
       reader(&allocator, 64);
   rapidjson::InsituStringStream stream(text);
-  if (reader.Parse<kFlags>(stream, handler).IsError()) return false;
+  if (reader.Parse<kFlags>(stream, handler).IsError()) {
+    return false;
+  }
   return handler.done() && stream.Tell() == size;
 }
 
 template <typename T>
 bool Read(const FastBinding& binding, absl::string_view bytes, int max_depth,
           T* out) {
-  if (!binding.enabled || bytes.empty()) return false;
+  if (!binding.enabled || bytes.empty()) {
+    return false;
+  }
 
   // The reader decodes strings in place, in a NUL-terminated copy of the
   // bytes, so that no value is copied twice.
@@ -350,7 +398,9 @@ bool Read(const FastBinding& binding, absl::string_view bytes, int max_depth,
       rapidjson::kParseInsituFlag | rapidjson::kParseNumbersAsStringsFlag;
   RawShape shape = ShapeOf(bytes);
   FastHandler<T> handler(binding, max_depth, shape.escapes, out);
-  if (shape.ascii) return ReadText<kFlags>(text, bytes.size(), handler);
+  if (shape.ascii) {
+    return ReadText<kFlags>(text, bytes.size(), handler);
+  }
   return ReadText<kFlags | rapidjson::kParseValidateEncodingFlag>(
       text, bytes.size(), handler);
 }
@@ -368,7 +418,9 @@ void BindFastReader(const SchemaChecker* checker, const char* const* fields,
   }
   for (size_t i = 0; i < field_count; ++i) {
     int property = checker->PropertyIndex(fields[i]);
-    if (property < 0) return;
+    if (property < 0) {
+      return;
+    }
     binding->field_of[property] = static_cast<int8_t>(i);
   }
   binding->required = checker->RequiredMask();

@@ -67,10 +67,16 @@ inline constexpr absl::string_view kSeverities[] = {"info", "warning",
 // names of messages, where a call to memcmp costs more than the compare.
 inline bool SameBytes(absl::string_view a, absl::string_view b) {
   size_t n = a.size();
-  if (n != b.size()) return false;
-  if (n > 16) return std::memcmp(a.data(), b.data(), n) == 0;
+  if (n != b.size()) {
+    return false;
+  }
+  if (n > 16) {
+    return std::memcmp(a.data(), b.data(), n) == 0;
+  }
   for (size_t i = 0; i < n; ++i) {
-    if (a[i] != b[i]) return false;
+    if (a[i] != b[i]) {
+      return false;
+    }
   }
   return true;
 }
@@ -79,7 +85,9 @@ inline bool SameBytes(absl::string_view a, absl::string_view b) {
 template <size_t N>
 int NameIndex(absl::string_view name, const absl::string_view (&names)[N]) {
   for (size_t i = 0; i < N; ++i) {
-    if (SameBytes(name, names[i])) return static_cast<int>(i);
+    if (SameBytes(name, names[i])) {
+      return static_cast<int>(i);
+    }
   }
   return -1;
 }

@@ -51,12 +51,24 @@ constexpr TypeName kTypeNames[] = {
 };
 
 uint8_t TypeOfValue(const Value& v) {
-  if (v.IsNull()) return kNullBit;
-  if (v.IsBool()) return kBooleanBit;
-  if (v.IsObject()) return kObjectBit;
-  if (v.IsArray()) return kArrayBit;
-  if (v.IsString()) return kStringBit;
-  if (v.IsInt64()) return kNumberBit | kIntegerBit;
+  if (v.IsNull()) {
+    return kNullBit;
+  }
+  if (v.IsBool()) {
+    return kBooleanBit;
+  }
+  if (v.IsObject()) {
+    return kObjectBit;
+  }
+  if (v.IsArray()) {
+    return kArrayBit;
+  }
+  if (v.IsString()) {
+    return kStringBit;
+  }
+  if (v.IsInt64()) {
+    return kNumberBit | kIntegerBit;
+  }
   return kNumberBit;
 }
 
@@ -64,7 +76,9 @@ uint8_t TypeOfValue(const Value& v) {
 size_t CodePoints(const char* s, size_t n) {
   size_t count = 0;
   for (size_t i = 0; i < n; ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) ++count;
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
+      ++count;
+    }
   }
   return count;
 }
@@ -99,11 +113,17 @@ class Pattern {
   // Runs over all `n` bytes. RapidJSON's engine ends a subject at a NUL
   // code point, so a subject holding NUL never matches.
   bool Matches(const char* s, size_t n) const {
-    if (std::memchr(s, '\0', n) != nullptr) return false;
-    if (simple_.has_value()) return simple_->Matches(absl::string_view(s, n));
+    if (std::memchr(s, '\0', n) != nullptr) {
+      return false;
+    }
+    if (simple_.has_value()) {
+      return simple_->Matches(absl::string_view(s, n));
+    }
     ThreadState& state = ThisThread();
     absl::string_view subject(s, n);
-    if (state.has_last && state.last == subject) return state.last_verdict;
+    if (state.has_last && state.last == subject) {
+      return state.last_verdict;
+    }
     rapidjson::MemoryStream stream(s, n);
     state.last_verdict = state.regex->Search(stream);
     if (n <= kMemoBytes) {
@@ -126,7 +146,9 @@ class Pattern {
   // Patterns get small sequential ids, so a vector indexes the states.
   ThreadState& ThisThread() const {
     thread_local std::vector<ThreadState> states;
-    if (id_ >= states.size()) states.resize(id_ + 1);
+    if (id_ >= states.size()) {
+      states.resize(id_ + 1);
+    }
     ThreadState& state = states[id_];
     if (state.regex == nullptr) {
       state.regex = std::make_unique<Regex>(source_.c_str());
@@ -144,10 +166,14 @@ bool IsLeap(int year) {
 }
 
 bool Digits(absl::string_view s, size_t pos, size_t n, int* out) {
-  if (pos + n > s.size()) return false;
+  if (pos + n > s.size()) {
+    return false;
+  }
   int v = 0;
   for (size_t i = pos; i < pos + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
+    if (s[i] < '0' || s[i] > '9') {
+      return false;
+    }
     v = v * 10 + (s[i] - '0');
   }
   *out = v;
@@ -165,9 +191,13 @@ bool IsRfc3339DateTime(absl::string_view s) {
   }
   static constexpr int kDays[] = {31, 28, 31, 30, 31, 30,
                                   31, 31, 30, 31, 30, 31};
-  if (month < 1 || month > 12 || day < 1) return false;
+  if (month < 1 || month > 12 || day < 1) {
+    return false;
+  }
   int days = kDays[month - 1] + (month == 2 && IsLeap(year) ? 1 : 0);
-  if (day > days) return false;
+  if (day > days) {
+    return false;
+  }
 
   // Time: THH:MM:SS, then an optional fraction.
   if ((s[10] != 'T' && s[10] != 't') || !Digits(s, 11, 2, &hour) ||
@@ -178,8 +208,12 @@ bool IsRfc3339DateTime(absl::string_view s) {
   size_t pos = 19;
   if (s[pos] == '.') {
     size_t start = ++pos;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
-    if (pos == start) return false;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      ++pos;
+    }
+    if (pos == start) {
+      return false;
+    }
   }
 
   // Offset: Z or +HH:MM / -HH:MM, and nothing after it.
@@ -236,9 +270,13 @@ struct SchemaChecker::Path {
   size_t index = 0;
 
   void AppendTo(std::string* out) const {
-    if (parent != nullptr) parent->AppendTo(out);
+    if (parent != nullptr) {
+      parent->AppendTo(out);
+    }
     if (name != nullptr) {
-      if (!out->empty()) out->push_back('.');
+      if (!out->empty()) {
+        out->push_back('.');
+      }
       out->append(name, name_size);
     } else if (parent != nullptr) {
       absl::StrAppend(out, "[", index, "]");
@@ -262,7 +300,9 @@ absl::Status SchemaError(absl::string_view where, absl::string_view what) {
 }
 
 absl::StatusOr<size_t> Count(const Value& v, absl::string_view where) {
-  if (!v.IsUint64()) return SchemaError(where, "must be a whole number >= 0");
+  if (!v.IsUint64()) {
+    return SchemaError(where, "must be a whole number >= 0");
+  }
   return static_cast<size_t>(v.GetUint64());
 }
 
@@ -272,7 +312,9 @@ absl::Status CompileNode(const Value& schema, const std::string& where,
 absl::Status CompileType(const Value& v, const std::string& where, Node* node) {
   std::vector<const Value*> names;
   if (v.IsArray()) {
-    for (const Value& item : v.GetArray()) names.push_back(&item);
+    for (const Value& item : v.GetArray()) {
+      names.push_back(&item);
+    }
   } else {
     names.push_back(&v);
   }
@@ -285,19 +327,25 @@ absl::Status CompileType(const Value& v, const std::string& where, Node* node) {
         found = &t;
       }
     }
-    if (found == nullptr) return SchemaError(where, "unknown type");
+    if (found == nullptr) {
+      return SchemaError(where, "unknown type");
+    }
     node->types |= found->bit;
     phrases.push_back(found->phrase);
   }
   // An integer is also a number; "number" alone admits both.
-  if (node->types & kNumberBit) node->types |= kIntegerBit;
+  if (node->types & kNumberBit) {
+    node->types |= kIntegerBit;
+  }
   node->type_rule = absl::StrCat("must be ", absl::StrJoin(phrases, " or "));
   return absl::OkStatus();
 }
 
 absl::Status CompileProperties(const Value& v, const std::string& where,
                                Node* node) {
-  if (!v.IsObject()) return SchemaError(where, "must be an object");
+  if (!v.IsObject()) {
+    return SchemaError(where, "must be an object");
+  }
   if (v.MemberCount() > kMaxProperties) {
     return SchemaError(where, "too many properties");
   }
@@ -306,7 +354,9 @@ absl::Status CompileProperties(const Value& v, const std::string& where,
     auto child = std::make_unique<Node>();
     absl::Status s =
         CompileNode(m.value, absl::StrCat(where, "/", name), child.get());
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      return s;
+    }
     node->property_names.push_back(std::move(name));
     node->property_nodes.push_back(std::move(child));
   }
@@ -314,7 +364,9 @@ absl::Status CompileProperties(const Value& v, const std::string& where,
 }
 
 absl::Status CompileEnum(const Value& v, const std::string& where, Node* node) {
-  if (!v.IsArray() || v.Empty()) return SchemaError(where, "must be an array");
+  if (!v.IsArray() || v.Empty()) {
+    return SchemaError(where, "must be an array");
+  }
   for (const Value& item : v.GetArray()) {
     if (!item.IsString()) {
       return SchemaError(where, "only string enums are implemented");
@@ -329,7 +381,9 @@ absl::Status CompileEnum(const Value& v, const std::string& where, Node* node) {
 absl::Status CompileNumberBound(const Value& v, const std::string& where,
                                 std::optional<double>* bound,
                                 std::string* text) {
-  if (!v.IsNumber()) return SchemaError(where, "must be a number");
+  if (!v.IsNumber()) {
+    return SchemaError(where, "must be a number");
+  }
   *bound = v.GetDouble();
   *text = NumberText(v);
   return absl::OkStatus();
@@ -337,7 +391,9 @@ absl::Status CompileNumberBound(const Value& v, const std::string& where,
 
 absl::Status CompileString(const char* key, const Value& v,
                            const std::string& where, Node* node) {
-  if (!v.IsString()) return SchemaError(where, "must be a string");
+  if (!v.IsString()) {
+    return SchemaError(where, "must be a string");
+  }
   if (std::strcmp(key, "pattern") == 0) {
     node->pattern = std::make_unique<Pattern>(v.GetString());
     if (!node->pattern->IsValid()) {
@@ -364,9 +420,15 @@ absl::Status CompileKeyword(const char* key, const Value& v,
       is("examples") || is("$comment")) {
     return absl::OkStatus();
   }
-  if (is("type")) return CompileType(v, where, node);
-  if (is("properties")) return CompileProperties(v, where, node);
-  if (is("enum")) return CompileEnum(v, where, node);
+  if (is("type")) {
+    return CompileType(v, where, node);
+  }
+  if (is("properties")) {
+    return CompileProperties(v, where, node);
+  }
+  if (is("enum")) {
+    return CompileEnum(v, where, node);
+  }
   if (is("minimum")) {
     return CompileNumberBound(v, where, &node->minimum, &node->minimum_text);
   }
@@ -377,16 +439,22 @@ absl::Status CompileKeyword(const char* key, const Value& v,
     return CompileString(key, v, where, node);
   }
   if (is("required")) {
-    if (!v.IsArray()) return SchemaError(where, "must be an array");
+    if (!v.IsArray()) {
+      return SchemaError(where, "must be an array");
+    }
     return absl::OkStatus();  // Resolved once properties are known.
   }
   if (is("additionalProperties")) {
-    if (!v.IsBool()) return SchemaError(where, "only true or false");
+    if (!v.IsBool()) {
+      return SchemaError(where, "only true or false");
+    }
     node->additional = v.GetBool();
     return absl::OkStatus();
   }
   if (is("items")) {
-    if (!v.IsObject()) return SchemaError(where, "only one item schema");
+    if (!v.IsObject()) {
+      return SchemaError(where, "only one item schema");
+    }
     node->items = std::make_unique<Node>();
     return CompileNode(v, where, node->items.get());
   }
@@ -401,20 +469,28 @@ absl::Status CompileKeyword(const char* key, const Value& v,
     return SchemaError(where, "keyword is not implemented by the checker");
   }
   absl::StatusOr<size_t> n = Count(v, where);
-  if (!n.ok()) return n.status();
+  if (!n.ok()) {
+    return n.status();
+  }
   *count = *n;
   return absl::OkStatus();
 }
 
 absl::Status CompileNode(const Value& schema, const std::string& where,
                          Node* node) {
-  if (!schema.IsObject()) return SchemaError(where, "must be an object");
+  if (!schema.IsObject()) {
+    return SchemaError(where, "must be an object");
+  }
   for (const auto& m : schema.GetObject()) {
     absl::Status s = CompileKeyword(m.name.GetString(), m.value, where, node);
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      return s;
+    }
   }
   auto required = schema.FindMember("required");
-  if (required == schema.MemberEnd()) return absl::OkStatus();
+  if (required == schema.MemberEnd()) {
+    return absl::OkStatus();
+  }
   for (const Value& name : required->value.GetArray()) {
     int index = name.IsString()
                     ? node->IndexOf(name.GetString(), name.GetStringLength())
@@ -442,7 +518,9 @@ absl::StatusOr<std::unique_ptr<SchemaChecker>> SchemaChecker::Compile(
     const rapidjson::Value& schema) {
   auto root = std::make_unique<Node>();
   absl::Status s = CompileNode(schema, "", root.get());
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    return s;
+  }
   return std::unique_ptr<SchemaChecker>(new SchemaChecker(std::move(root)));
 }
 
@@ -526,35 +604,53 @@ bool LengthInDoubt(const Node& node, size_t n) {
 Rule StringRule(const Node& node, absl::string_view s) {
   if (LengthInDoubt(node, s.size())) {
     size_t length = CodePoints(s.data(), s.size());
-    if (node.min_length && length < *node.min_length) return Rule::kMinLength;
-    if (node.max_length && length > *node.max_length) return Rule::kMaxLength;
+    if (node.min_length && length < *node.min_length) {
+      return Rule::kMinLength;
+    }
+    if (node.max_length && length > *node.max_length) {
+      return Rule::kMaxLength;
+    }
   }
   if (node.pattern && !node.pattern->Matches(s.data(), s.size())) {
     return Rule::kPattern;
   }
-  if (node.date_time && !IsRfc3339DateTime(s)) return Rule::kDateTime;
+  if (node.date_time && !IsRfc3339DateTime(s)) {
+    return Rule::kDateTime;
+  }
   return Rule::kNone;
 }
 
 Rule NumberRule(const Node& node, double d) {
-  if (node.minimum && d < *node.minimum) return Rule::kMinimum;
-  if (node.maximum && d > *node.maximum) return Rule::kMaximum;
+  if (node.minimum && d < *node.minimum) {
+    return Rule::kMinimum;
+  }
+  if (node.maximum && d > *node.maximum) {
+    return Rule::kMaximum;
+  }
   return Rule::kNone;
 }
 
 // The first rule a value of `type` breaks among type, enum and, for
 // scalars, the string or number rules; `s` and `d` are its text or number.
 Rule ValueRule(const Node& node, uint8_t type, absl::string_view s, double d) {
-  if ((type & node.types) == 0) return Rule::kType;
+  if ((type & node.types) == 0) {
+    return Rule::kType;
+  }
   if (!node.enum_values.empty()) {
-    if ((type & kStringBit) == 0) return Rule::kEnum;
+    if ((type & kStringBit) == 0) {
+      return Rule::kEnum;
+    }
     auto end = node.enum_values.end();
     if (std::find(node.enum_values.begin(), end, s) == end) {
       return Rule::kEnum;
     }
   }
-  if (type & kStringBit) return StringRule(node, s);
-  if (type & kNumberBit) return NumberRule(node, d);
+  if (type & kStringBit) {
+    return StringRule(node, s);
+  }
+  if (type & kNumberBit) {
+    return NumberRule(node, d);
+  }
   return Rule::kNone;
 }
 
@@ -565,7 +661,9 @@ absl::Status CheckObject(const Node& node, const Value& value,
                          const SchemaChecker::Path& path, const Value** slots) {
   // Match members to properties.
   std::array<const Value*, kMaxProperties> local{};
-  if (slots == nullptr) slots = local.data();
+  if (slots == nullptr) {
+    slots = local.data();
+  }
   std::fill(slots, slots + node.property_names.size(), nullptr);
   for (const auto& m : value.GetObject()) {
     int i = node.IndexOf(m.name.GetString(), m.name.GetStringLength());
@@ -586,12 +684,16 @@ absl::Status CheckObject(const Node& node, const Value& value,
     }
   }
   for (size_t i = 0; i < node.property_names.size(); ++i) {
-    if (slots[i] == nullptr) continue;
+    if (slots[i] == nullptr) {
+      continue;
+    }
     const std::string& name = node.property_names[i];
     Path child{&path, name.data(), name.size()};
     absl::Status s =
         CheckNode(*node.property_nodes[i], *slots[i], child, nullptr);
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      return s;
+    }
   }
   return absl::OkStatus();
 }
@@ -607,12 +709,16 @@ absl::Status CheckArray(const Node& node, const Value& value,
     return Fail(path,
                 absl::StrCat("must have at most ", *node.max_items, " items"));
   }
-  if (node.items == nullptr) return absl::OkStatus();
+  if (node.items == nullptr) {
+    return absl::OkStatus();
+  }
   for (size_t i = 0; i < size; ++i) {
     SchemaChecker::Path child{&path, nullptr, 0, i};
     absl::Status s =
         CheckNode(*node.items, value[static_cast<unsigned>(i)], child, nullptr);
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      return s;
+    }
   }
   return absl::OkStatus();
 }
@@ -622,12 +728,22 @@ absl::Status CheckNode(const Node& node, const Value& value,
   uint8_t type = TypeOfValue(value);
   absl::string_view s;
   double d = 0;
-  if (type & kStringBit) s = {value.GetString(), value.GetStringLength()};
-  if (type & kNumberBit) d = value.GetDouble();
+  if (type & kStringBit) {
+    s = {value.GetString(), value.GetStringLength()};
+  }
+  if (type & kNumberBit) {
+    d = value.GetDouble();
+  }
   Rule rule = ValueRule(node, type, s, d);
-  if (rule != Rule::kNone) return Fail(path, RuleText(node, rule));
-  if (type & kObjectBit) return CheckObject(node, value, path, slots);
-  if (type & kArrayBit) return CheckArray(node, value, path);
+  if (rule != Rule::kNone) {
+    return Fail(path, RuleText(node, rule));
+  }
+  if (type & kObjectBit) {
+    return CheckObject(node, value, path, slots);
+  }
+  if (type & kArrayBit) {
+    return CheckArray(node, value, path);
+  }
   return absl::OkStatus();
 }
 
@@ -636,7 +752,9 @@ absl::Status CheckNode(const Node& node, const Value& value,
 absl::Status SchemaChecker::Check(const rapidjson::Value& value,
                                   const rapidjson::Value** slots) const {
   Path root;
-  if (slots != nullptr && !value.IsObject()) slots = nullptr;
+  if (slots != nullptr && !value.IsObject()) {
+    slots = nullptr;
+  }
   return CheckNode(*root_, value, root, slots);
 }
 
@@ -664,7 +782,9 @@ bool SchemaChecker::AcceptsString(int property, absl::string_view value) const {
 
 uint64_t SchemaChecker::RequiredMask() const {
   uint64_t mask = 0;
-  for (int i : root_->required) mask |= uint64_t{1} << i;
+  for (int i : root_->required) {
+    mask |= uint64_t{1} << i;
+  }
   return mask;
 }
 

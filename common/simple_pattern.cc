@@ -20,9 +20,13 @@ bool IsSpecial(char c) {
 
 // Reads a repetition count: digits only.
 bool ReadCount(absl::string_view digits, size_t* out) {
-  if (digits.empty() || digits.size() > 9) return false;
+  if (digits.empty() || digits.size() > 9) {
+    return false;
+  }
   for (char c : digits) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) {
+      return false;
+    }
   }
   return absl::SimpleAtoi(digits, out);
 }
@@ -31,20 +35,30 @@ bool ReadCount(absl::string_view digits, size_t* out) {
 // characters only; '-' is literal first or last.
 bool ReadClass(absl::string_view* rest, std::bitset<128>* out) {
   size_t end = rest->find(']', 1);
-  if (end == absl::string_view::npos || end == 1) return false;
+  if (end == absl::string_view::npos || end == 1) {
+    return false;
+  }
   absl::string_view body = rest->substr(1, end - 1);
   rest->remove_prefix(end + 1);
-  if (body.front() == '^') return false;
+  if (body.front() == '^') {
+    return false;
+  }
   for (size_t i = 0; i < body.size(); ++i) {
     char c = body[i];
-    if (!IsAscii(c) || c == '\\' || c == '[') return false;
-    if (c == '-' && i != 0 && i + 1 != body.size()) return false;
+    if (!IsAscii(c) || c == '\\' || c == '[') {
+      return false;
+    }
+    if (c == '-' && i != 0 && i + 1 != body.size()) {
+      return false;
+    }
     if (i + 2 < body.size() && body[i + 1] == '-') {
       char last = body[i + 2];
       if (!IsAscii(last) || last == '\\' || last == '-' || last < c) {
         return false;
       }
-      for (int b = c; b <= last; ++b) out->set(b);
+      for (int b = c; b <= last; ++b) {
+        out->set(b);
+      }
       i += 2;
     } else {
       out->set(static_cast<unsigned char>(c));
@@ -58,7 +72,9 @@ bool ReadLiteral(absl::string_view* rest, std::bitset<128>* out) {
   char c = rest->front();
   size_t used = 1;
   if (c == '\\') {
-    if (rest->size() < 2 || !IsSpecial((*rest)[1])) return false;
+    if (rest->size() < 2 || !IsSpecial((*rest)[1])) {
+      return false;
+    }
     c = (*rest)[1];
     used = 2;
   } else if (IsSpecial(c) || !IsAscii(c)) {
@@ -71,7 +87,9 @@ bool ReadLiteral(absl::string_view* rest, std::bitset<128>* out) {
 
 // Reads an optional quantifier after an atom.
 bool ReadQuantifier(absl::string_view* rest, size_t* min, size_t* max) {
-  if (rest->empty()) return true;
+  if (rest->empty()) {
+    return true;
+  }
   switch (rest->front()) {
     case '?':
       *min = 0, *max = 1;
@@ -84,10 +102,14 @@ bool ReadQuantifier(absl::string_view* rest, size_t* min, size_t* max) {
       break;
     case '{': {
       size_t end = rest->find('}');
-      if (end == absl::string_view::npos) return false;
+      if (end == absl::string_view::npos) {
+        return false;
+      }
       absl::string_view body = rest->substr(1, end - 1);
       size_t comma = body.find(',');
-      if (!ReadCount(body.substr(0, comma), min)) return false;
+      if (!ReadCount(body.substr(0, comma), min)) {
+        return false;
+      }
       *max = *min;
       if (comma != absl::string_view::npos) {
         absl::string_view high = body.substr(comma + 1);
@@ -114,7 +136,9 @@ std::optional<SimplePattern> SimplePattern::Compile(absl::string_view source) {
     return std::nullopt;
   }
   absl::string_view rest = source.substr(1, source.size() - 2);
-  if (!rest.empty() && rest.back() == '\\') return std::nullopt;
+  if (!rest.empty() && rest.back() == '\\') {
+    return std::nullopt;
+  }
   SimplePattern pattern;
   while (!rest.empty()) {
     Atom atom;
@@ -127,7 +151,9 @@ std::optional<SimplePattern> SimplePattern::Compile(absl::string_view source) {
   }
   // A repeated atom must not share a character with any later one.
   for (size_t i = 0; i < pattern.atoms_.size(); ++i) {
-    if (pattern.atoms_[i].min == pattern.atoms_[i].max) continue;
+    if (pattern.atoms_[i].min == pattern.atoms_[i].max) {
+      continue;
+    }
     for (size_t j = i + 1; j < pattern.atoms_.size(); ++j) {
       if ((pattern.atoms_[i].accepts & pattern.atoms_[j].accepts).any()) {
         return std::nullopt;
@@ -146,7 +172,9 @@ bool SimplePattern::Matches(absl::string_view text) const {
       ++pos;
       ++taken;
     }
-    if (taken < atom.min) return false;
+    if (taken < atom.min) {
+      return false;
+    }
   }
   return pos == text.size();
 }

@@ -16,7 +16,9 @@ MessageReleaser::~MessageReleaser() {
 }
 
 void MessageReleaser::HandOver(std::vector<natsMsg*>* batch) {
-  if (batch->empty()) return;
+  if (batch->empty()) {
+    return;
+  }
   bool was_empty = false;
   bool taken = false;
   {
@@ -27,9 +29,13 @@ void MessageReleaser::HandOver(std::vector<natsMsg*>* batch) {
       taken = true;
     }
   }
-  if (!taken) Destroy(*batch);
+  if (!taken) {
+    Destroy(*batch);
+  }
   batch->clear();
-  if (was_empty) wake_.notify_one();
+  if (was_empty) {
+    wake_.notify_one();
+  }
 }
 
 void MessageReleaser::Destroy(const std::vector<natsMsg*>& messages) {
@@ -47,7 +53,9 @@ void MessageReleaser::Run() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
-      if (pending_.empty()) return;  // Stopping, and nothing left.
+      if (pending_.empty()) {
+        return;  // Stopping, and nothing left.
+      }
       taken.swap(pending_);
     }
     Destroy(taken);

@@ -213,21 +213,29 @@ class Exporter : public prometheus::Collectable {
 
   void CountClaim(ClaimOutcome outcome) {
     const auto i = static_cast<size_t>(outcome);
-    if (i < kClaimResults.size()) Bump(Mine().claims[i]);
+    if (i < kClaimResults.size()) {
+      Bump(Mine().claims[i]);
+    }
   }
   void CountRejected(RejectReason reason) {
     const auto i = static_cast<size_t>(reason);
-    if (i < kRejectReasons.size()) Bump(Mine().rejected[i]);
+    if (i < kRejectReasons.size()) {
+      Bump(Mine().rejected[i]);
+    }
   }
   void ObserveClaimSeconds(double seconds);
 
   void CountBeat(BeatOutcome outcome) {
     const auto i = static_cast<size_t>(outcome);
-    if (i < beats_.size()) beats_[i]->Increment();
+    if (i < beats_.size()) {
+      beats_[i]->Increment();
+    }
   }
   void CountRejectedBeat(RejectReason reason) {
     const auto i = static_cast<size_t>(reason);
-    if (i < beats_rejected_.size()) beats_rejected_[i]->Increment();
+    if (i < beats_rejected_.size()) {
+      beats_rejected_[i]->Increment();
+    }
   }
   void RecordBar(const BarReport& report, double close_latency_seconds);
   void CountPublishFailure() { publish_failures_->Increment(); }
@@ -343,7 +351,9 @@ Exporter::Exporter(const std::string& cluster)
 Exporter::~Exporter() { StopServing(); }
 
 void Exporter::StopServing() {
-  if (exposer_ == nullptr) return;
+  if (exposer_ == nullptr) {
+    return;
+  }
   {
     PortTable& table = Ports();
     std::lock_guard<std::mutex> lock(table.mu);
@@ -355,7 +365,9 @@ void Exporter::StopServing() {
   std::thread waker([&] {
     while (!stopped.load()) {
       const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      if (fd < 0) break;
+      if (fd < 0) {
+        break;
+      }
       connect(fd, reinterpret_cast<const sockaddr*>(&wake_address_),
               sizeof wake_address_);
       close(fd);
@@ -408,7 +420,9 @@ absl::Status Exporter::Serve(const std::string& address,
 }
 
 void Exporter::ObserveClaimSeconds(double seconds) {
-  if (!(seconds >= 0)) seconds = 0;  // Also catches NaN.
+  if (!(seconds >= 0)) {
+    seconds = 0;  // Also catches NaN.
+  }
   size_t bucket = 0;
   while (bucket < kClaimBuckets.size() && seconds > kClaimBuckets[bucket]) {
     ++bucket;
@@ -437,9 +451,13 @@ void Exporter::RecordBar(const BarReport& report,
 
     // Every kind seen so far stays exported (at 0 when absent), so series
     // do not vanish between bars.
-    for (const char* kind : kIssueKinds) bar.issues[kind] = 0;
+    for (const char* kind : kIssueKinds) {
+      bar.issues[kind] = 0;
+    }
     if (last_bar_.has_value()) {
-      for (const auto& [kind, count] : last_bar_->issues) bar.issues[kind] = 0;
+      for (const auto& [kind, count] : last_bar_->issues) {
+        bar.issues[kind] = 0;
+      }
       bar.interval_seconds = std::chrono::duration<double>(
                                  now_steady - last_bar_->published_steady)
                                  .count();
@@ -500,7 +518,9 @@ void Exporter::AddClaimFamilies(std::vector<MetricFamily>& out) const {
   std::array<uint64_t, kClaimBuckets.size() + 1> buckets{};
   uint64_t sum_ns = 0;
   for (const Stripe& s : stripes_) {
-    for (size_t i = 0; i < claims.size(); ++i) claims[i] += s.claims[i].load();
+    for (size_t i = 0; i < claims.size(); ++i) {
+      claims[i] += s.claims[i].load();
+    }
     for (size_t i = 0; i < rejected.size(); ++i) {
       rejected[i] += s.rejected[i].load();
     }
@@ -582,7 +602,9 @@ void Exporter::AddStateFamilies(std::vector<MetricFamily>& out) const {
 
 void Exporter::AddBarFamilies(std::vector<MetricFamily>& out) const {
   std::lock_guard<std::mutex> lock(bar_mu_);
-  if (!last_bar_.has_value()) return;  // Nothing to say before a report.
+  if (!last_bar_.has_value()) {
+    return;  // Nothing to say before a report.
+  }
   const LastBar& bar = *last_bar_;
   auto gauge = [&](const char* name, const char* help, double value) {
     out.push_back(build_.Gauge(name, help, value));
@@ -639,26 +661,34 @@ void Reply(mg_connection* conn, int code, const std::string& body) {
             "Content-Length: %zu\r\nCache-Control: no-store\r\n"
             "Connection: close\r\n\r\n",
             code, code == 200 ? "OK" : "Service Unavailable", body.size());
-  if (!head) mg_write(conn, body.data(), body.size());
+  if (!head) {
+    mg_write(conn, body.data(), body.size());
+  }
 }
 
 // Serves /healthz and /readyz; everything else goes on to the Exposer.
 int BeginRequest(mg_connection* conn) {
   const mg_request_info* info = mg_get_request_info(conn);
-  if (info == nullptr || info->local_uri == nullptr) return 0;
+  if (info == nullptr || info->local_uri == nullptr) {
+    return 0;
+  }
   const std::string_view uri = info->local_uri;
   if (uri == "/healthz") {
     Reply(conn, 200, "ok\n");
     return 200;
   }
-  if (uri != "/readyz") return 0;
+  if (uri != "/readyz") {
+    return 0;
+  }
 
   absl::Status ready = absl::UnavailableError("starting");
   {
     PortTable& table = Ports();
     std::lock_guard<std::mutex> lock(table.mu);
     auto it = table.exporters.find(info->server_port);
-    if (it != table.exporters.end()) ready = it->second->Readiness(absl::Now());
+    if (it != table.exporters.end()) {
+      ready = it->second->Readiness(absl::Now());
+    }
   }
   if (ready.ok()) {
     Reply(conn, 200, "ready\n");

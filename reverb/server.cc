@@ -416,18 +416,36 @@ absl::Status Server::State::Connect() {
   natsOptions* o = nullptr;
   natsStatus s = natsOptions_Create(&o);
   nats_options = o;
-  if (s == NATS_OK) s = natsOptions_SetURL(o, options.nats_url.c_str());
-  if (s == NATS_OK) s = natsOptions_SetName(o, "reverb");
-  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(o, -1);
-  if (s == NATS_OK) s = natsOptions_SetReconnectWait(o, 250);
-  if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(o, 8 << 20);
+  if (s == NATS_OK) {
+    s = natsOptions_SetURL(o, options.nats_url.c_str());
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetName(o, "reverb");
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetMaxReconnect(o, -1);
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetReconnectWait(o, 250);
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetReconnectBufSize(o, 8 << 20);
+  }
   if (s == NATS_OK) {
     s = natsOptions_SetRetryOnFailedConnect(o, true, OnConnected, this);
   }
-  if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(o, OnDisconnected, this);
-  if (s == NATS_OK) s = natsOptions_SetReconnectedCB(o, OnReconnected, this);
-  if (s == NATS_OK) s = natsOptions_SetClosedCB(o, OnClosed, this);
-  if (s == NATS_OK) s = natsOptions_SetErrorHandler(o, OnAsyncError, this);
+  if (s == NATS_OK) {
+    s = natsOptions_SetDisconnectedCB(o, OnDisconnected, this);
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetReconnectedCB(o, OnReconnected, this);
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetClosedCB(o, OnClosed, this);
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetErrorHandler(o, OnAsyncError, this);
+  }
   if (s != NATS_OK) {
     return NatsStatus(s, "nats options");
   }
@@ -551,9 +569,15 @@ absl::StatusOr<ServerOptions> ResolveOptions(ServerOptions o) {
         "cluster_id must be 1-64 characters of [A-Za-z0-9_-]");
   }
   const std::string prefix = absl::StrCat("backbeat.", o.engine.cluster_id);
-  if (o.beat_subject.empty()) o.beat_subject = prefix + ".beat";
-  if (o.status_subject.empty()) o.status_subject = prefix + ".status";
-  if (o.bar_subject.empty()) o.bar_subject = prefix + ".bar";
+  if (o.beat_subject.empty()) {
+    o.beat_subject = prefix + ".beat";
+  }
+  if (o.status_subject.empty()) {
+    o.status_subject = prefix + ".status";
+  }
+  if (o.bar_subject.empty()) {
+    o.bar_subject = prefix + ".bar";
+  }
   if (o.ingest_threads < 1 || o.ingest_threads > 64) {
     return absl::InvalidArgumentError("ingest_threads must be 1-64");
   }

@@ -31,12 +31,16 @@ bool SplitArray(absl::string_view text, std::vector<absl::string_view>* out) {
     if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
-      if (++depth == 1) start = i + 1;
+      if (++depth == 1) {
+        start = i + 1;
+      }
     } else if ((c == ',' && depth == 1) ||
                ((c == ']' || c == '}') && --depth == 0)) {
       absl::string_view element =
           absl::StripAsciiWhitespace(text.substr(start, i - start));
-      if (!element.empty() || c == ',') out->push_back(element);
+      if (!element.empty() || c == ',') {
+        out->push_back(element);
+      }
       start = i + 1;
       if (depth == 0) {
         return absl::StripAsciiWhitespace(text.substr(i + 1)).empty();
@@ -59,7 +63,9 @@ std::vector<absl::string_view> SplitMessages(absl::string_view text) {
   absl::string_view trimmed = absl::StripAsciiWhitespace(text);
   std::vector<absl::string_view> out;
   if (absl::StartsWith(trimmed, "[")) {
-    if (SplitArray(trimmed, &out)) return out;
+    if (SplitArray(trimmed, &out)) {
+      return out;
+    }
     return {trimmed};
   }
   if (ParseCode(trimmed) != rapidjson::kParseErrorDocumentRootNotSingular) {
@@ -67,7 +73,9 @@ std::vector<absl::string_view> SplitMessages(absl::string_view text) {
   }
   for (absl::string_view line : absl::StrSplit(trimmed, '\n')) {
     line = absl::StripAsciiWhitespace(line);
-    if (!line.empty()) out.push_back(line);
+    if (!line.empty()) {
+      out.push_back(line);
+    }
   }
   return out;
 }
@@ -76,13 +84,23 @@ std::string SniffType(absl::string_view message) {
   rapidjson::Document document;
   rapidjson::MemoryStream stream(message.data(), message.size());
   document.ParseStream(stream);
-  if (document.HasParseError() || !document.IsObject()) return "unknown";
+  if (document.HasParseError() || !document.IsObject()) {
+    return "unknown";
+  }
   auto it = document.FindMember("type");
-  if (it == document.MemberEnd() || !it->value.IsString()) return "unknown";
+  if (it == document.MemberEnd() || !it->value.IsString()) {
+    return "unknown";
+  }
   const char* type = it->value.GetString();
-  if (std::strcmp(type, kBeatFrameType) == 0) return "beatframe";
-  if (std::strcmp(type, kStatusClaimType) == 0) return "statusclaim";
-  if (std::strcmp(type, kBarReportType) == 0) return "barreport";
+  if (std::strcmp(type, kBeatFrameType) == 0) {
+    return "beatframe";
+  }
+  if (std::strcmp(type, kStatusClaimType) == 0) {
+    return "statusclaim";
+  }
+  if (std::strcmp(type, kBarReportType) == 0) {
+    return "barreport";
+  }
   return "unknown";
 }
 

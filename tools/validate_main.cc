@@ -78,14 +78,20 @@ int ParseArgs(int argc, char** argv, Options* options) {
       has_value = true;
     }
     auto take = [&]() -> bool {
-      if (has_value) return true;
-      if (i + 1 >= argc) return false;
+      if (has_value) {
+        return true;
+      }
+      if (i + 1 >= argc) {
+        return false;
+      }
       value = argv[++i];
       return true;
     };
     bool is_switch = arg == "--json" || arg == "--quiet" ||
                      arg == "--exit-code" || arg == "--help";
-    if (is_switch && has_value) return UsageError(arg + " takes no value");
+    if (is_switch && has_value) {
+      return UsageError(arg + " takes no value");
+    }
     if (arg == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -97,12 +103,22 @@ int ParseArgs(int argc, char** argv, Options* options) {
       options->exit_code = true;
     } else if (arg == "--schemas" || arg == "--file" || arg == "--dir" ||
                arg == "--message") {
-      if (!take()) return UsageError(arg + " needs a value");
-      if (arg == "--schemas") options->schemas = value;
-      if (arg == "--file") options->inputs.push_back(value);
-      if (arg == "--dir") dirs.push_back(value);
+      if (!take()) {
+        return UsageError(arg + " needs a value");
+      }
+      if (arg == "--schemas") {
+        options->schemas = value;
+      }
+      if (arg == "--file") {
+        options->inputs.push_back(value);
+      }
+      if (arg == "--dir") {
+        dirs.push_back(value);
+      }
       if (arg == "--message") {
-        if (value != "-") return UsageError("--message takes only -");
+        if (value != "-") {
+          return UsageError("--message takes only -");
+        }
         options->inputs.push_back("-");
       }
     } else {
@@ -123,7 +139,9 @@ int ParseArgs(int argc, char** argv, Options* options) {
         found.push_back(it->path().string());
       }
     }
-    if (ec) return UsageError("cannot read directory " + dir);
+    if (ec) {
+      return UsageError("cannot read directory " + dir);
+    }
     std::sort(found.begin(), found.end());
     options->inputs.insert(options->inputs.end(), found.begin(), found.end());
   }
@@ -139,7 +157,9 @@ bool ReadInput(const std::string& source, std::string* text) {
     out << std::cin.rdbuf();
   } else {
     std::ifstream in(source, std::ios::binary);
-    if (!in) return false;
+    if (!in) {
+      return false;
+    }
     out << in.rdbuf();
   }
   *text = out.str();
@@ -155,7 +175,9 @@ void Validate(const Contract& contract, const std::string& source,
     Result r{source, i, SniffType(messages[i]), absl::OkStatus()};
     auto parsed = contract.Parse(messages[i], limits);
     r.status = parsed.status();
-    if (parsed.ok()) r.type = MessageTypeName(TypeOf(*parsed));
+    if (parsed.ok()) {
+      r.type = MessageTypeName(TypeOf(*parsed));
+    }
     results->push_back(std::move(r));
   }
 }
@@ -163,7 +185,9 @@ void Validate(const Contract& contract, const std::string& source,
 void PrintLines(const std::vector<Result>& results, bool quiet,
                 size_t invalid) {
   for (const Result& r : results) {
-    if (r.status.ok() && quiet) continue;
+    if (r.status.ok() && quiet) {
+      continue;
+    }
     std::string line = absl::StrCat(r.source, "#", r.index, " ", r.type, " ",
                                     r.status.ok() ? "valid" : "invalid");
     if (!r.status.ok()) {
@@ -187,7 +211,9 @@ void PrintJson(const std::vector<Result>& results, bool quiet, size_t invalid) {
   w.Key("invalid"), w.Uint64(invalid);
   w.Key("results"), w.StartArray();
   for (const Result& r : results) {
-    if (r.status.ok() && quiet) continue;
+    if (r.status.ok() && quiet) {
+      continue;
+    }
     w.StartObject();
     w.Key("source"), w.String(r.source.c_str());
     w.Key("index"), w.Uint64(r.index);
@@ -216,7 +242,9 @@ int Run(int argc, char** argv) {
   const Contract* contract = &Contract::Builtin();
   if (!options.schemas.empty()) {
     auto c = Contract::LoadFromDirectory(options.schemas);
-    if (!c.ok()) return UsageError(std::string(c.status().message()));
+    if (!c.ok()) {
+      return UsageError(std::string(c.status().message()));
+    }
     loaded = *std::move(c);
     contract = loaded.get();
   }
@@ -225,7 +253,9 @@ int Run(int argc, char** argv) {
   std::vector<Result> results;
   for (const std::string& source : options.inputs) {
     std::string text;
-    if (!ReadInput(source, &text)) return UsageError("cannot read " + source);
+    if (!ReadInput(source, &text)) {
+      return UsageError("cannot read " + source);
+    }
     Validate(*contract, source, text, &results);
   }
   size_t invalid =

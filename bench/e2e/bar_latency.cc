@@ -67,7 +67,9 @@ void OnReport(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
 // The integer after "key": in a compact JSON object; -1 if absent.
 long long FieldInt(const std::string& json, const std::string& key) {
   const size_t at = json.find("\"" + key + "\":");
-  if (at == std::string::npos) return -1;
+  if (at == std::string::npos) {
+    return -1;
+  }
   return std::atoll(json.c_str() + at + key.size() + 3);
 }
 
@@ -135,7 +137,9 @@ int MeasureBars(Driver& driver) {
   for (int k = 0; k < absl::GetFlag(FLAGS_bars); ++k) {
     // Load the bar: its frames, then one claim per agent.
     const int64_t downbeat = int64_t{k} * kBeatsPerBar;
-    for (int b = 1; b < kBeatsPerBar; ++b) driver.Beat(downbeat + b);
+    for (int b = 1; b < kBeatsPerBar; ++b) {
+      driver.Beat(downbeat + b);
+    }
     // Frames and claims reach Reverb on different subscriptions: give the
     // frames a head start so no claim overtakes its bar's downbeat.
     driver.Flush();
@@ -144,7 +148,9 @@ int MeasureBars(Driver& driver) {
     std::printf("loaded bar=%d claims=%lld\n", k,
                 static_cast<long long>(absl::GetFlag(FLAGS_agents)));
     std::fflush(stdout);
-    if (!std::getline(std::cin, line) || line != "go") return 1;
+    if (!std::getline(std::cin, line) || line != "go") {
+      return 1;
+    }
 
     // Close it with the next downbeat and time the report.
     const Clock::time_point sent = Clock::now();
@@ -178,7 +184,9 @@ int Run() {
         &sub, conn, BarSubject(absl::GetFlag(FLAGS_cluster_id)).c_str(),
         OnReport, &reports);
   }
-  if (s == NATS_OK) s = natsConnection_Flush(conn);
+  if (s == NATS_OK) {
+    s = natsConnection_Flush(conn);
+  }
   if (s != NATS_OK) {
     std::fprintf(stderr, "bar_latency: %s\n",
                  NatsStatus(s, "connect").ToString().c_str());

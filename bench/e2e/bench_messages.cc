@@ -20,13 +20,27 @@ uint64_t Mix64(uint64_t x) {
 // failed 3, blocked 3, helping 4, idle 2.
 const char* StateFor(uint64_t draw) {
   const uint64_t p = draw % 100;
-  if (p < 45) return "executing";
-  if (p < 70) return "planning";
-  if (p < 80) return "reviewing";
-  if (p < 88) return "completed";
-  if (p < 91) return "failed";
-  if (p < 94) return "blocked";
-  if (p < 98) return "helping";
+  if (p < 45) {
+    return "executing";
+  }
+  if (p < 70) {
+    return "planning";
+  }
+  if (p < 80) {
+    return "reviewing";
+  }
+  if (p < 88) {
+    return "completed";
+  }
+  if (p < 91) {
+    return "failed";
+  }
+  if (p < 94) {
+    return "blocked";
+  }
+  if (p < 98) {
+    return "helping";
+  }
   return "idle";
 }
 

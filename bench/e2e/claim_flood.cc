@@ -81,7 +81,9 @@ class Flooder {
       const double elapsed =
           std::chrono::duration<double>(Clock::now() - start).count();
       int64_t due = static_cast<int64_t>(rate * elapsed) + 1;
-      if (due > count) due = count;
+      if (due > count) {
+        due = count;
+      }
       if (sent >= due) {
         std::this_thread::sleep_for(std::chrono::microseconds(100));
         continue;
@@ -163,7 +165,9 @@ int Run() {
     double rate = 0;
     int64_t count = 0;
     words >> command;
-    if (command == "quit") break;
+    if (command == "quit") {
+      break;
+    }
     if (command == "flood" && (words >> subject >> rate >> count) && rate > 0 &&
         count >= 0) {
       flooder.Flood(subject, rate, count);

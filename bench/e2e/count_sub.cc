@@ -43,7 +43,9 @@ void OnMessage(natsConnection*, natsSubscription*, natsMsg* msg, void*) {
   if (parse) {
     absl::StatusOr<StatusClaim> claim = Contract::Builtin().ParseStatusClaim(
         absl::string_view(natsMsg_GetData(msg), natsMsg_GetDataLength(msg)));
-    if (!claim.ok()) invalid.fetch_add(1, std::memory_order_relaxed);
+    if (!claim.ok()) {
+      invalid.fetch_add(1, std::memory_order_relaxed);
+    }
   }
   received.fetch_add(1, std::memory_order_relaxed);
   natsMsg_Destroy(msg);

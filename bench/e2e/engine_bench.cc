@@ -62,7 +62,9 @@ void BM_OnClaim(benchmark::State& state) {
   size_t i = 0;
   for (auto _ : state) {
     benchmark::DoNotOptimize(engine.OnClaim(0, claims[i], 2 * kBeatNanos));
-    if (++i == claims.size()) i = 0;
+    if (++i == claims.size()) {
+      i = 0;
+    }
   }
   state.SetItemsProcessed(state.iterations());
 }
@@ -91,7 +93,9 @@ void BM_SealBar(benchmark::State& state) {
 
     engine.OnBeat(Frame(downbeat), now);
     std::vector<ClosedBar> bars = engine.Poll(now + kGraceNanos);
-    for (const ClosedBar& bar : bars) reported += bar.report.agents_reporting;
+    for (const ClosedBar& bar : bars) {
+      reported += bar.report.agents_reporting;
+    }
     benchmark::DoNotOptimize(bars);
   }
   state.counters["agents_per_report"] = benchmark::Counter(

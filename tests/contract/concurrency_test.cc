@@ -64,8 +64,12 @@ TEST(ConcurrencyTest, ThreadsShareOneContract) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] { wrong[t] = Work(contract, t); });
   }
-  for (std::thread& thread : threads) thread.join();
-  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(wrong[t], 0) << "thread " << t;
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(wrong[t], 0) << "thread " << t;
+  }
 }
 
 }  // namespace

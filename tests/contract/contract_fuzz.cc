@@ -18,7 +18,9 @@ void ExpectSame(const absl::StatusOr<T>& fast, const absl::StatusOr<T>& dom,
                 absl::string_view bytes) {
   bool same =
       fast.ok() ? dom.ok() && *fast == *dom : fast.status() == dom.status();
-  if (same) return;
+  if (same) {
+    return;
+  }
   std::fprintf(stderr, "fast path (%s) and DOM path (%s) differ on: %s\n",
                fast.status().ToString().c_str(),
                dom.status().ToString().c_str(), std::string(bytes).c_str());
@@ -47,7 +49,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ComparePaths(contract, bytes, tight);
 
   auto message = contract.Parse(bytes, limits);
-  if (!message.ok()) return 0;
+  if (!message.ok()) {
+    return 0;
+  }
   std::string json = backbeat::Serialize(*message);
   limits.max_bytes = json.size();
   auto again = contract.Parse(json, limits);

@@ -47,7 +47,9 @@ TEST(ContractTest, SchemasLoadedFromDirectoryAgreeWithBuiltin) {
 
 TEST(ContractTest, ValidExamplesRoundTripThroughSerialize) {
   for (const auto& e : LoadExamples()) {
-    if (!e.valid) continue;
+    if (!e.valid) {
+      continue;
+    }
     SCOPED_TRACE(e.file + "#" + std::to_string(e.index));
     auto first = Contract::Builtin().Parse(e.text, Roomy());
     ASSERT_TRUE(first.ok()) << first.status();

@@ -42,7 +42,9 @@ class RapidJsonValidators {
   bool Accepts(const std::string& kind, const std::string& text) const {
     rapidjson::Document d;
     d.Parse(text.c_str(), text.size());
-    if (d.HasParseError()) return false;
+    if (d.HasParseError()) {
+      return false;
+    }
     rapidjson::SchemaValidator validator(*schemas_.at(kind));
     return d.Accept(validator);
   }
@@ -159,18 +161,24 @@ std::vector<std::string> Candidates() {
       "[{\"kind\":\"late_claims\",\"severity\":\"info\",\"count\":1,"
       "\"detail\":\"\",\"agents\":[]}]",
   };
-  for (size_t n : {31, 32, 33}) v.push_back(Quoted(std::string(n, 'a')));
+  for (size_t n : {31, 32, 33}) {
+    v.push_back(Quoted(std::string(n, 'a')));
+  }
   v.push_back(Quoted(std::string(32, 'g')));
   for (size_t n : {64, 65, 128, 129, 256, 257, 512, 513}) {
     v.push_back(Quoted(std::string(n, 'k')));
   }
   std::string e128, e129;
-  for (int i = 0; i < 128; ++i) e128 += "\xc3\xa9";
+  for (int i = 0; i < 128; ++i) {
+    e128 += "\xc3\xa9";
+  }
   e129 = e128 + "\xc3\xa9";
   v.push_back(Quoted(e128));
   v.push_back(Quoted(e129));
   std::string eleven = "[";
-  for (int i = 0; i < 11; ++i) eleven += std::string(i ? "," : "") + "\"a\"";
+  for (int i = 0; i < 11; ++i) {
+    eleven += std::string(i ? "," : "") + "\"a\"";
+  }
   v.push_back(eleven + "]");
   return v;
 }
@@ -187,7 +195,9 @@ bool StricterByDesign(const std::string& error) {
   for (const char* known :
        {"deadline_at must be an RFC 3339", "must be at least from_beat",
         "must be at most agents_reporting"}) {
-    if (error.find(known) != std::string::npos) return true;
+    if (error.find(known) != std::string::npos) {
+      return true;
+    }
   }
   return false;
 }
@@ -198,7 +208,9 @@ TEST(DifferentialTest, RapidJsonAgreesOnThousandsOfMutations) {
   PathComparer paths;
   size_t compared = 0, stricter = 0;
   for (const Example& e : testing::LoadExamples()) {
-    if (!e.valid) continue;
+    if (!e.valid) {
+      continue;
+    }
     rapidjson::Document base;
     base.Parse(e.text.c_str(), e.text.size());
     std::string kind = KindOfFile(e.file);
@@ -223,7 +235,9 @@ TEST(DifferentialTest, RapidJsonAgreesOnThousandsOfMutations) {
           bool theirs = rapidjson.Accepts(kind, text);
           ++compared;
           ASSERT_TRUE(paths.Compare(text, Roomy()));
-          if (ours.ok() == theirs) continue;
+          if (ours.ok() == theirs) {
+            continue;
+          }
           std::string error(ours.status().message());
           bool nul = c.find("\\u0000") != std::string::npos;
           ASSERT_TRUE(!ours.ok() && (StricterByDesign(error) || nul))
@@ -244,7 +258,9 @@ TEST(DifferentialTest, RapidJsonAgreesOnThousandsOfMutations) {
 std::vector<std::string> ValidHotMessages() {
   std::vector<std::string> texts;
   for (const Example& e : testing::LoadExamples()) {
-    if (e.valid && e.file.rfind("barreport", 0) != 0) texts.push_back(e.text);
+    if (e.valid && e.file.rfind("barreport", 0) != 0) {
+      texts.push_back(e.text);
+    }
   }
   return texts;
 }
@@ -313,7 +329,9 @@ std::vector<std::string> ExtraMembers() {
   }
   v.push_back(many);
   v.push_back(many + ",\"k69\":2");
-  for (int i = 0; i < 20; ++i) wide += ",\"w" + std::to_string(i) + "\":1";
+  for (int i = 0; i < 20; ++i) {
+    wide += ",\"w" + std::to_string(i) + "\":1";
+  }
   v.push_back("\"x\":{\"w\":0" + wide + "}");
   v.push_back("\"x\":{\"w0\":0" + wide + "}");
   v.push_back(Quoted(long_key) + ":1");
@@ -321,7 +339,9 @@ std::vector<std::string> ExtraMembers() {
   for (int depth : {30, 31, 32, 33, 40}) {
     v.push_back("\"x\":" + std::string(depth, '[') + std::string(depth, ']'));
     std::string objects;
-    for (int i = 0; i < depth; ++i) objects += "{\"o\":";
+    for (int i = 0; i < depth; ++i) {
+      objects += "{\"o\":";
+    }
     v.push_back("\"x\":" + objects + "1" + std::string(depth, '}'));
   }
   return v;
@@ -370,7 +390,9 @@ void ExpectFastReaderTakes(const char* schema, const char* const* fields,
   ASSERT_TRUE(binding.hashed);
   size_t taken = 0;
   for (const Example& e : testing::LoadExamples()) {
-    if (e.file.rfind(file_prefix, 0) != 0) continue;
+    if (e.file.rfind(file_prefix, 0) != 0) {
+      continue;
+    }
     SCOPED_TRACE(e.file + "#" + std::to_string(e.index) + " " + e.rule);
     std::string extra = e.text;
     extra.insert(1, R"("x":{"a":[1,{"b":null}],"c":"\u00e9"},)");

@@ -30,7 +30,9 @@ std::vector<Example> LoadExamples() {
   std::string manifest_text =
       ReadFileOrDie(ExamplesDir() + "/../contract/examples_manifest.json");
   manifest.Parse(manifest_text.c_str());
-  if (manifest.HasParseError()) std::abort();
+  if (manifest.HasParseError()) {
+    std::abort();
+  }
 
   std::map<std::string, std::string> files;
   std::vector<Example> out;
@@ -48,9 +50,13 @@ std::vector<Example> LoadExamples() {
       x.draft7_accepts = std::string(e["draft7"].GetString()) == "accepts";
     }
     std::string& text = files[x.file];
-    if (text.empty()) text = ReadFileOrDie(ExamplesDir() + "/" + x.file);
+    if (text.empty()) {
+      text = ReadFileOrDie(ExamplesDir() + "/" + x.file);
+    }
     std::vector<absl::string_view> parts = SplitMessages(text);
-    if (x.index >= parts.size()) std::abort();
+    if (x.index >= parts.size()) {
+      std::abort();
+    }
     x.text = std::string(parts[x.index]);
     out.push_back(std::move(x));
   }

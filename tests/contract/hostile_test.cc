@@ -100,7 +100,9 @@ TEST(HostileInputTest, DeepNestingStopsAtTheDepthLimitWithoutRecursing) {
   EXPECT_EQ(parsed.status().message(),
             "malformed JSON at byte 33: nesting is too deep");
   std::string objects;
-  for (int i = 0; i < 100000; ++i) objects += "{\"a\":";
+  for (int i = 0; i < 100000; ++i) {
+    objects += "{\"a\":";
+  }
   parsed = Contract::Builtin().Parse(objects, limits);
   EXPECT_NE(parsed.status().message().find("nesting is too deep"),
             absl::string_view::npos);

@@ -29,7 +29,9 @@ std::string Mutate(std::string text, std::mt19937& rng) {
   for (int n = edits(rng); n > 0; --n) {
     std::string piece = kPieces[rng() % std::size(kPieces)];
     size_t at = text.empty() ? 0 : rng() % (text.size() + 1);
-    while (at < text.size() && (text[at] & 0xC0) == 0x80) ++at;
+    while (at < text.size() && (text[at] & 0xC0) == 0x80) {
+      ++at;
+    }
     bool ascii_at =
         at < text.size() && static_cast<unsigned char>(text[at]) < 0x80;
     switch (rng() % 4) {
@@ -37,13 +39,19 @@ std::string Mutate(std::string text, std::mt19937& rng) {
         text.insert(at, piece);
         break;
       case 1:
-        if (ascii_at) text.erase(at, 1);
+        if (ascii_at) {
+          text.erase(at, 1);
+        }
         break;
       case 2:
-        if (ascii_at) text.replace(at, 1, piece);
+        if (ascii_at) {
+          text.replace(at, 1, piece);
+        }
         break;
       default:
-        if (ascii_at) text.insert(at, rng() % 40, text[at]);
+        if (ascii_at) {
+          text.insert(at, rng() % 40, text[at]);
+        }
     }
   }
   return text;

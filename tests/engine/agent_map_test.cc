@@ -121,9 +121,15 @@ TEST(AgentMapTest, DisjoinKeepsOneEntryWithTheMergedState) {
   };
   for (int i = 0; i < 3000; ++i) {
     add(a, i, 10, 1'000 + i, ClaimState::kExecuting);
-    if (i % 2 == 0) add(b, i, 12, 5'000'000 + i, ClaimState::kReviewing);
-    if (i % 3 == 0) add(c, i, 11, 9'000'000'000 + i, ClaimState::kFailed);
-    if (i % 5 == 0) add(c, 10'000 + i, 3, 42, ClaimState::kBlocked);
+    if (i % 2 == 0) {
+      add(b, i, 12, 5'000'000 + i, ClaimState::kReviewing);
+    }
+    if (i % 3 == 0) {
+      add(c, i, 11, 9'000'000'000 + i, ClaimState::kFailed);
+    }
+    if (i % 5 == 0) {
+      add(c, 10'000 + i, 3, 42, ClaimState::kBlocked);
+    }
   }
   std::vector<AgentMap*> maps = {&a, &b, &c};
   for (size_t p = 0; p < AgentMap::kPartitions; ++p) {

@@ -52,7 +52,9 @@ void CountAlloc(void* p) {
 // A field of /proc/self/status in bytes ("VmRSS", "VmHWM"), or 0.
 [[maybe_unused]] int64_t ProcStatusBytes(const char* field) {
   std::FILE* f = std::fopen("/proc/self/status", "r");
-  if (f == nullptr) return 0;
+  if (f == nullptr) {
+    return 0;
+  }
   char line[256];
   int64_t kb = 0;
   const size_t len = std::strlen(field);
@@ -145,7 +147,9 @@ TEST(EngineScaleTest, SteadyBarsPeakHeapPerAgent) {
     const int64_t beat = 4 * bar;
     for (int i = 0; i < kAgents; ++i) {
       // Every seventh agent sits out odd bars: some are silent.
-      if (bar % 2 == 1 && i % 7 == 0) continue;
+      if (bar % 2 == 1 && i % 7 == 0) {
+        continue;
+      }
       engine.OnClaim(0, Claim(ids[i], beat + 1), BeatTime(beat + 1));
       engine.OnClaim(1, Claim(ids[i], beat + 2, ClaimState::kReviewing),
                      BeatTime(beat + 2));
@@ -183,12 +187,16 @@ TEST(EngineScaleTest, SteadyBarsPeakHeapPerAgent) {
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 void* operator new(size_t size) {
   void* p = std::malloc(size == 0 ? 1 : size);
-  if (p == nullptr) throw std::bad_alloc();
+  if (p == nullptr) {
+    throw std::bad_alloc();
+  }
   backbeat::reverb::CountAlloc(p);
   return p;
 }
 void operator delete(void* p) noexcept {
-  if (p == nullptr) return;
+  if (p == nullptr) {
+    return;
+  }
   backbeat::reverb::g_live.fetch_sub(
       static_cast<int64_t>(malloc_usable_size(p)));
   std::free(p);

@@ -46,19 +46,25 @@ class Twins {
   explicit Twins(std::vector<Engine*> engines) : engines_(std::move(engines)) {}
 
   void Beat(int64_t beat, Nanos arrival) {
-    for (Engine* engine : engines_) engine->OnBeat(Frame(beat), arrival);
+    for (Engine* engine : engines_) {
+      engine->OnBeat(Frame(beat), arrival);
+    }
   }
   void Send(int shard, const StatusClaim& claim, Nanos arrival) {
     ClaimOutcome first = ClaimOutcome::kAccepted;
     for (size_t i = 0; i < engines_.size(); ++i) {
       const ClaimOutcome got = engines_[i]->OnClaim(shard, claim, arrival);
-      if (i == 0) first = got;
+      if (i == 0) {
+        first = got;
+      }
       EXPECT_EQ(got, first);
     }
   }
   std::vector<std::vector<ClosedBar>> Poll(Nanos now) {
     std::vector<std::vector<ClosedBar>> out;
-    for (Engine* engine : engines_) out.push_back(engine->Poll(now));
+    for (Engine* engine : engines_) {
+      out.push_back(engine->Poll(now));
+    }
     return out;
   }
 
@@ -100,7 +106,9 @@ TEST(ParallelSealTest, SameReportsAsSerialOnRandomBars) {
         twins.Beat(down + 4, boundary);
       }
       for (int i = 0; i < active; ++i) {
-        if (rng() % 3 != 0) continue;  // About a third claim per phase.
+        if (rng() % 3 != 0) {
+          continue;  // About a third claim per phase.
+        }
         const std::string agent =
             absl::StrFormat("ag-%06d", (i * 7919) % kAgents);
         const int64_t beat = down + static_cast<int64_t>(rng() % 4);
@@ -148,14 +156,18 @@ TEST(ParallelSealTest, SameReportsAsSerialOnRandomBars) {
     for (const auto& [agent, m] : model) {
       if (std::get<2>(m.latest) == static_cast<int>(ClaimState::kFailed)) {
         ++failed;
-        if (failed_ids.size() < 10) failed_ids.push_back(agent);
+        if (failed_ids.size() < 10) {
+          failed_ids.push_back(agent);
+        }
       }
       on_time += m.on_time_review ? 1 : 0;
     }
     for (const std::string& agent : previous) {
       if (!model.contains(agent)) {
         ++silent;
-        if (silent_ids.size() < 10) silent_ids.push_back(agent);
+        if (silent_ids.size() < 10) {
+          silent_ids.push_back(agent);
+        }
       }
     }
     EXPECT_EQ(report.agents_reporting, static_cast<int64_t>(model.size()));
@@ -174,7 +186,9 @@ TEST(ParallelSealTest, SameReportsAsSerialOnRandomBars) {
     }
     EXPECT_GT(report.help_promises_fulfilled, 0);
     previous.clear();
-    for (const auto& [agent, m] : model) previous.insert(agent);
+    for (const auto& [agent, m] : model) {
+      previous.insert(agent);
+    }
   }
 }
 

@@ -52,7 +52,9 @@ TEST_F(MessageReleaseTest, BatchHandsOverOnceFullByBytes) {
   MessageReleaser releaser;
   ReleaseBatch batch(&releaser);
   const size_t size = ReleaseBatch::kMaxBytes / 4;
-  for (int i = 0; i < 3; ++i) batch.Add(NewMessage(size));
+  for (int i = 0; i < 3; ++i) {
+    batch.Add(NewMessage(size));
+  }
   EXPECT_EQ(batch.held(), 3u);
   batch.Add(NewMessage(size));
   EXPECT_EQ(batch.held(), 0u);
@@ -75,10 +77,14 @@ TEST_F(MessageReleaseTest, ReleaserTakesFromManyThreads) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&releaser] {
       ReleaseBatch batch(&releaser);
-      for (int i = 0; i < 3000; ++i) batch.Add(NewMessage(8));
+      for (int i = 0; i < 3000; ++i) {
+        batch.Add(NewMessage(8));
+      }
     });
   }
-  for (std::thread& t : threads) t.join();
+  for (std::thread& t : threads) {
+    t.join();
+  }
   EXPECT_TRUE(WaitReleased(releaser, 12000));
 }
 
@@ -87,7 +93,9 @@ TEST_F(MessageReleaseTest, ReleaserTakesFromManyThreads) {
 TEST_F(MessageReleaseTest, ReleaserDestroysWhatIsPendingWhenItGoes) {
   auto releaser = std::make_unique<MessageReleaser>();
   std::vector<natsMsg*> batch;
-  for (int i = 0; i < 5000; ++i) batch.push_back(NewMessage(8));
+  for (int i = 0; i < 5000; ++i) {
+    batch.push_back(NewMessage(8));
+  }
   releaser->HandOver(&batch);
   EXPECT_TRUE(batch.empty());
   releaser.reset();

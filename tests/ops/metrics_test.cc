@@ -181,8 +181,12 @@ TEST_F(MetricsTest, ClaimCountsAreExactAcrossThreads) {
     });
   }
   // Scrape while counting: must not disturb the totals.
-  for (int i = 0; i < 3; ++i) Scrape(metrics_);
-  for (std::thread& thread : threads) thread.join();
+  for (int i = 0; i < 3; ++i) {
+    Scrape(metrics_);
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
 
   const std::vector<Sample> s = Scrape(metrics_);
   EXPECT_THAT(Find(s, "reverb_claims_total", {{"result", "accepted"}}),
@@ -303,7 +307,9 @@ TEST_F(MetricsTest, EveryReverbSeriesHasTheClusterLabelAndNoAgentIds) {
   EXPECT_THAT(r.body, ::testing::Not(HasSubstr("agent-secret")));
   int reverb_series = 0;
   for (const Sample& sample : ParseExposition(r.body)) {
-    if (sample.name.rfind("reverb_", 0) != 0) continue;
+    if (sample.name.rfind("reverb_", 0) != 0) {
+      continue;
+    }
     ++reverb_series;
     EXPECT_EQ(sample.labels.count("cluster"), 1u) << sample.name;
     EXPECT_EQ(sample.labels.at("cluster"), "test-cluster") << sample.name;

@@ -16,7 +16,9 @@ namespace backbeat::ops_test {
 HttpResponse HttpGet(int port, const std::string& path) {
   HttpResponse response;
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return response;
+  if (fd < 0) {
+    return response;
+  }
   timeval timeout{5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
@@ -41,7 +43,9 @@ HttpResponse HttpGet(int port, const std::string& path) {
   std::string raw;
   char buffer[4096];
   ssize_t n;
-  while ((n = recv(fd, buffer, sizeof buffer, 0)) > 0) raw.append(buffer, n);
+  while ((n = recv(fd, buffer, sizeof buffer, 0)) > 0) {
+    raw.append(buffer, n);
+  }
   close(fd);
 
   // Status line and body (responses here carry Content-Length, no chunks).
@@ -59,7 +63,9 @@ std::vector<Sample> ParseExposition(const std::string& text) {
   std::istringstream lines(text);
   std::string line;
   while (std::getline(lines, line)) {
-    if (line.empty() || line[0] == '#') continue;
+    if (line.empty() || line[0] == '#') {
+      continue;
+    }
     Sample sample;
     const size_t brace = line.find('{');
     const size_t space = line.rfind(' ');
@@ -76,7 +82,9 @@ std::vector<Sample> ParseExposition(const std::string& text) {
         sample.labels[body.substr(pos, eq - pos)] =
             body.substr(q1 + 1, q2 - q1 - 1);
         pos = q2 + 1;
-        if (pos < body.size() && body[pos] == ',') ++pos;
+        if (pos < body.size() && body[pos] == ',') {
+          ++pos;
+        }
       }
     }
     sample.value = std::strtod(line.c_str() + space + 1, nullptr);
@@ -90,14 +98,22 @@ std::optional<double> Find(const std::vector<Sample>& samples,
                            const std::map<std::string, std::string>& labels) {
   std::optional<double> found;
   for (const Sample& sample : samples) {
-    if (sample.name != name) continue;
+    if (sample.name != name) {
+      continue;
+    }
     bool match = true;
     for (const auto& [key, value] : labels) {
       auto it = sample.labels.find(key);
-      if (it == sample.labels.end() || it->second != value) match = false;
+      if (it == sample.labels.end() || it->second != value) {
+        match = false;
+      }
     }
-    if (!match) continue;
-    if (found.has_value()) return std::nullopt;
+    if (!match) {
+      continue;
+    }
+    if (found.has_value()) {
+      return std::nullopt;
+    }
     found = sample.value;
   }
   return found;
@@ -107,7 +123,9 @@ int RunWithInput(const std::string& command, const std::string& input,
                  std::string* output) {
   char path[] = "/tmp/reverb_ops_input_XXXXXX";
   const int fd = mkstemp(path);
-  if (fd < 0) return -1;
+  if (fd < 0) {
+    return -1;
+  }
   close(fd);
   std::ofstream(path) << input;
   const std::string full = command + " < " + path + " 2>&1";

@@ -168,11 +168,18 @@ BarFigures Figures(const std::vector<StatusClaim>& claims) {
   std::set<std::pair<std::string, std::string>> helping;
   for (const StatusClaim& c : claims) {
     f.reporting.insert(c.agent_id);
-    if (c.state == ClaimState::kFailed) f.failed.insert(c.agent_id);
-    if (c.state == ClaimState::kBlocked) f.blocked.insert(c.agent_id);
-    if (c.state == ClaimState::kCompleted) completed.insert(*c.task_id);
-    if (c.state == ClaimState::kHelping)
+    if (c.state == ClaimState::kFailed) {
+      f.failed.insert(c.agent_id);
+    }
+    if (c.state == ClaimState::kBlocked) {
+      f.blocked.insert(c.agent_id);
+    }
+    if (c.state == ClaimState::kCompleted) {
+      completed.insert(*c.task_id);
+    }
+    if (c.state == ClaimState::kHelping) {
       helping.insert({c.agent_id, *c.task_id});
+    }
   }
   for (const auto& [agent, task] : helping) {
     f.help_fulfilled += completed.count(task) ? 1 : 0;
@@ -208,7 +215,9 @@ TEST(AgentsTest, LateReviewsGoOutAfterTheNextDownbeat) {
   auto reviews = [](const std::vector<StatusClaim>& claims) {
     std::map<std::string, int64_t> out;
     for (const StatusClaim& c : claims) {
-      if (c.state == ClaimState::kReviewing) out[c.agent_id] = c.beat_index;
+      if (c.state == ClaimState::kReviewing) {
+        out[c.agent_id] = c.beat_index;
+      }
     }
     return out;
   };
