@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 
 namespace backbeat {
@@ -42,6 +43,26 @@ inline absl::Status NatsStatus(natsStatus s, absl::string_view what) {
     default:
       return absl::InternalError(message);
   }
+}
+
+// `urls` (comma-separated NATS URLs) fit for a log: any user:password@ or
+// token@ part is replaced by "***@".
+inline std::string RedactNatsUrls(absl::string_view urls) {
+  std::string out;
+  for (absl::string_view url : absl::StrSplit(urls, ',')) {
+    if (!out.empty()) {
+      out += ',';
+    }
+    size_t scheme = url.find("://");
+    size_t start = scheme == absl::string_view::npos ? 0 : scheme + 3;
+    size_t at = url.find('@', start);
+    if (at == absl::string_view::npos) {
+      absl::StrAppend(&out, url);
+    } else {
+      absl::StrAppend(&out, url.substr(0, start), "***", url.substr(at));
+    }
+  }
+  return out;
 }
 
 // Connects to `url` as client `name`, reconnecting forever after a loss.

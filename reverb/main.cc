@@ -10,11 +10,24 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
+#include "common/nats_status.h"
 #include "reverb/server.h"
 #include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, nats_url, "nats://127.0.0.1:4222",
           "NATS server URL(s), comma separated");
+ABSL_FLAG(std::string, nats_user, "",
+          "NATS user name; the password comes from --nats_password_file");
+ABSL_FLAG(std::string, nats_password_file, "",
+          "file whose first line is the NATS password");
+ABSL_FLAG(std::string, nats_token_file, "",
+          "file whose first line is the NATS authentication token");
+ABSL_FLAG(std::string, nats_tls_ca, "",
+          "PEM file of the CAs the NATS server's certificate must chain to; "
+          "turns TLS on");
+ABSL_FLAG(std::string, nats_tls_cert, "",
+          "PEM client certificate for NATS TLS (with --nats_tls_key)");
+ABSL_FLAG(std::string, nats_tls_key, "", "PEM private key of --nats_tls_cert");
 ABSL_FLAG(std::string, cluster_id, "local",
           "BACKBEAT cluster id; part of the default subjects");
 ABSL_FLAG(std::string, beat_subject, "",
@@ -49,6 +62,12 @@ using backbeat::reverb::ServerOptions;
 absl::StatusOr<ServerOptions> OptionsFromFlags() {
   ServerOptions o;
   o.nats_url = absl::GetFlag(FLAGS_nats_url);
+  o.security.user = absl::GetFlag(FLAGS_nats_user);
+  o.security.password_file = absl::GetFlag(FLAGS_nats_password_file);
+  o.security.token_file = absl::GetFlag(FLAGS_nats_token_file);
+  o.security.tls_ca_file = absl::GetFlag(FLAGS_nats_tls_ca);
+  o.security.tls_cert_file = absl::GetFlag(FLAGS_nats_tls_cert);
+  o.security.tls_key_file = absl::GetFlag(FLAGS_nats_tls_key);
   o.engine.cluster_id = absl::GetFlag(FLAGS_cluster_id);
   o.beat_subject = absl::GetFlag(FLAGS_beat_subject);
   o.status_subject = absl::GetFlag(FLAGS_status_subject);
@@ -86,13 +105,32 @@ bool SetUpLogging() {
   return true;
 }
 
+// How Reverb authenticates, for the start line (never the secret).
+const char* AuthName(const backbeat::reverb::NatsSecurity& s) {
+  if (!s.user.empty()) {
+    return "user";
+  }
+  return s.token_file.empty() ? "url-or-none" : "token";
+}
+
+const char* TlsName(const std::string& url,
+                    const backbeat::reverb::NatsSecurity& s) {
+  if (!s.tls_cert_file.empty()) {
+    return "client-cert";
+  }
+  bool on = !s.tls_ca_file.empty() || url.find("tls://") != std::string::npos;
+  return on ? "on" : "off";
+}
+
 void LogConfiguration(const ServerOptions& o) {
   spdlog::info(
-      "start: cluster={} nats={} beat={} status={} bar={} grace={} "
+      "start: cluster={} nats={} auth={} tls={} beat={} status={} bar={} "
+      "grace={} "
       "ingest_threads={} max_message_bytes={} dead_letter={} metrics={} "
       "tempo_drift_share={} hold_beats={}",
-      o.engine.cluster_id, o.nats_url, o.beat_subject, o.status_subject,
-      o.bar_subject,
+      o.engine.cluster_id, backbeat::RedactNatsUrls(o.nats_url),
+      AuthName(o.security), TlsName(o.nats_url, o.security), o.beat_subject,
+      o.status_subject, o.bar_subject,
       o.engine.grace ? absl::FormatDuration(*o.engine.grace) : "auto",
       o.ingest_threads, o.limits.max_bytes,
       o.dead_letter_subject.empty() ? "off" : o.dead_letter_subject,

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -51,6 +52,69 @@ const char* BeatAdvice(BeatOutcome outcome) {
     default:
       return nullptr;
   }
+}
+
+// The first line of the file at `path`, for secrets kept out of argv.
+absl::StatusOr<std::string> ReadSecret(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read a line from ", path));
+  }
+  if (!line.empty() && line.back() == '\r') {
+    line.pop_back();
+  }
+  return line;
+}
+
+// Turns TLS on when a CA or a client certificate is given, and loads them.
+absl::Status ApplyTls(const NatsSecurity& security, natsOptions* o) {
+  bool tls = !security.tls_ca_file.empty() || !security.tls_cert_file.empty();
+  if (!tls) {
+    return absl::OkStatus();
+  }
+  natsStatus s = natsOptions_SetSecure(o, true);
+  if (s == NATS_OK && !security.tls_ca_file.empty()) {
+    s = natsOptions_LoadCATrustedCertificates(o, security.tls_ca_file.c_str());
+    if (s != NATS_OK) {
+      return NatsStatus(s, absl::StrCat("tls ca ", security.tls_ca_file));
+    }
+  }
+  if (s == NATS_OK && !security.tls_cert_file.empty()) {
+    s = natsOptions_LoadCertificatesChain(o, security.tls_cert_file.c_str(),
+                                          security.tls_key_file.c_str());
+    if (s != NATS_OK) {
+      return NatsStatus(s,
+                        absl::StrCat("tls certificate ", security.tls_cert_file,
+                                     " and key ", security.tls_key_file));
+    }
+  }
+  return NatsStatus(s, "tls");
+}
+
+// Sets authentication and TLS on `o`. Files that cannot be read or parsed
+// are errors now, not at the first connection attempt.
+absl::Status ApplySecurity(const NatsSecurity& security, natsOptions* o) {
+  natsStatus s = NATS_OK;
+  if (!security.user.empty()) {
+    absl::StatusOr<std::string> password = ReadSecret(security.password_file);
+    if (!password.ok()) {
+      return password.status();
+    }
+    s = natsOptions_SetUserInfo(o, security.user.c_str(), password->c_str());
+  }
+  if (s == NATS_OK && !security.token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadSecret(security.token_file);
+    if (!token.ok()) {
+      return token.status();
+    }
+    s = natsOptions_SetToken(o, token->c_str());
+  }
+  if (s != NATS_OK) {
+    return NatsStatus(s, "nats credentials");
+  }
+  return ApplyTls(security, o);
 }
 
 }  // namespace
@@ -168,7 +232,7 @@ void OnDisconnected(natsConnection*, void* closure) {
   state->engine.OnTransportEvent(TransportEvent::kDisconnected, state->Now());
   state->metrics.SetConnected(false);
   spdlog::warn("nats: disconnected from {}; reconnecting",
-               state->options.nats_url);
+               RedactNatsUrls(state->options.nats_url));
 }
 
 void OnReconnected(natsConnection* nc, void* closure) {
@@ -178,7 +242,7 @@ void OnReconnected(natsConnection* nc, void* closure) {
   state->metrics.CountReconnect();
   char url[256] = "";
   natsConnection_GetConnectedUrl(nc, url, sizeof(url));
-  spdlog::info("nats: reconnected to {}", url);
+  spdlog::info("nats: reconnected to {}", RedactNatsUrls(url));
 }
 
 void OnConnected(natsConnection* nc, void* closure) {
@@ -186,13 +250,25 @@ void OnConnected(natsConnection* nc, void* closure) {
   state->metrics.SetConnected(true);
   char url[256] = "";
   natsConnection_GetConnectedUrl(nc, url, sizeof(url));
-  spdlog::info("nats: connected to {}", url);
+  spdlog::info("nats: connected to {}", RedactNatsUrls(url));
 }
 
-void OnClosed(natsConnection*, void* closure) {
+// The client's last error on `nc`, or "" if it has none.
+std::string LastError(natsConnection* nc) {
+  const char* text = nullptr;
+  natsStatus s = natsConnection_GetLastError(nc, &text);
+  return s == NATS_OK || text == nullptr ? "" : text;
+}
+
+void OnClosed(natsConnection* nc, void* closure) {
   auto* state = static_cast<Server::State*>(closure);
   state->metrics.SetConnected(false);
-  spdlog::info("nats: connection closed");
+  // Closed while still taking messages: the client gave up, not Reverb.
+  if (state->accepting.load()) {
+    spdlog::error("nats: connection closed: {}", LastError(nc));
+  } else {
+    spdlog::info("nats: connection closed");
+  }
   std::lock_guard<std::mutex> lock(state->mu);
   state->closed = true;
   state->wake_closer.notify_all();
@@ -432,9 +508,6 @@ absl::Status Server::State::Connect() {
     s = natsOptions_SetReconnectBufSize(o, 8 << 20);
   }
   if (s == NATS_OK) {
-    s = natsOptions_SetRetryOnFailedConnect(o, true, OnConnected, this);
-  }
-  if (s == NATS_OK) {
     s = natsOptions_SetDisconnectedCB(o, OnDisconnected, this);
   }
   if (s == NATS_OK) {
@@ -449,15 +522,27 @@ absl::Status Server::State::Connect() {
   if (s != NATS_OK) {
     return NatsStatus(s, "nats options");
   }
+  if (absl::Status secure = ApplySecurity(options.security, o); !secure.ok()) {
+    return secure;
+  }
 
+  // A server that answers but refuses Reverb (credentials, TLS) is an error
+  // now; only a server that is not there yet is waited for.
   s = natsConnection_Connect(&conn, o);
+  if (s == NATS_NO_SERVER) {
+    s = natsOptions_SetRetryOnFailedConnect(o, true, OnConnected, this);
+    if (s == NATS_OK) {
+      s = natsConnection_Connect(&conn, o);
+    }
+  }
   if (s == NATS_OK) {
     OnConnected(conn, this);
   } else if (s == NATS_NOT_YET_CONNECTED) {
     spdlog::warn("nats: no server at {} yet; retrying in the background",
-                 options.nats_url);
+                 RedactNatsUrls(options.nats_url));
   } else {
-    return NatsStatus(s, absl::StrCat("connect to ", options.nats_url));
+    return NatsStatus(
+        s, absl::StrCat("connect to ", RedactNatsUrls(options.nats_url)));
   }
   return absl::OkStatus();
 }
@@ -578,6 +663,19 @@ absl::StatusOr<ServerOptions> ResolveOptions(ServerOptions o) {
   if (o.bar_subject.empty()) {
     o.bar_subject = prefix + ".bar";
   }
+  const NatsSecurity& security = o.security;
+  if (security.user.empty() != security.password_file.empty()) {
+    return absl::InvalidArgumentError(
+        "nats_user and nats_password_file go together");
+  }
+  if (!security.user.empty() && !security.token_file.empty()) {
+    return absl::InvalidArgumentError(
+        "nats_token_file excludes nats_user and nats_password_file");
+  }
+  if (security.tls_cert_file.empty() != security.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "nats_tls_cert and nats_tls_key go together");
+  }
   if (o.ingest_threads < 1 || o.ingest_threads > 64) {
     return absl::InvalidArgumentError("ingest_threads must be 1-64");
   }
@@ -621,6 +719,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
   status = st.Connect();
   if (status.ok()) {
     status = st.Subscribe();
+  }
+  if (!status.ok() && st.conn != nullptr && natsConnection_IsClosed(st.conn)) {
+    // Say why the client gave up (say, an authorization violation).
+    status = absl::UnavailableError(
+        absl::StrCat("nats: connection closed: ", LastError(st.conn)));
   }
   if (!status.ok()) {
     server->Shutdown();

@@ -1,8 +1,14 @@
 // The reverb binary as an operator runs it: flags, signals, exit codes.
 #include <signal.h>
+#include <stdlib.h>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -14,6 +20,7 @@ namespace backbeat::reverb {
 namespace {
 
 using test_support::NatsServer;
+using test_support::NatsServerOptions;
 using test_support::Subprocess;
 using test_support::SubprocessOptions;
 
@@ -86,6 +93,9 @@ TEST(LifecycleTest, BadFlagsAreUsageErrors) {
       {"--tempo_drift_share=0", "tempo_drift_share must be positive"},
       {"--log_level=loud", "log_level must be"},
       {"--cluster_id=a.b", "cluster_id must be 1-64 characters"},
+      {"--nats_user=reverb", "nats_user and nats_password_file go together"},
+      {"--nats_tls_cert=client.pem",
+       "nats_tls_cert and nats_tls_key go together"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.flag);
@@ -119,6 +129,168 @@ TEST(LifecycleTest, BusyMetricsPortIsAClearError) {
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_EQ(exit->code, 1) << second->ReadStderr();
   EXPECT_NE(second->ReadStderr().find("start:"), std::string::npos);
+}
+
+// A private directory, removed with the object.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/reverb-lifecycle.XXXXXX";
+    path_ = mkdtemp(tmpl) != nullptr ? tmpl : "";
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+  // Writes `text` to `name` and returns its path.
+  std::string Write(const std::string& name, const std::string& text) const {
+    std::ofstream(File(name)) << text;
+    return File(name);
+  }
+
+ private:
+  std::string path_;
+};
+
+// Runs openssl with `args`; true if it succeeded.
+bool OpenSsl(std::vector<std::string> args) {
+  SubprocessOptions options;
+  options.argv = {"openssl"};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  options.stdout_spec = test_support::OutputSpec::Discard();
+  options.stderr_spec = test_support::OutputSpec::Discard();
+  auto process = Subprocess::Start(options);
+  if (!process.ok()) {
+    return false;
+  }
+  auto exit = (*process)->Wait(absl::Seconds(60));
+  return exit.ok() && exit->Success();
+}
+
+// A test CA in `dir` (ca.pem) that signed `name`.pem / `name`.key for
+// 127.0.0.1.
+bool IssueCertificate(const TempDir& dir, const std::string& name) {
+  if (!std::filesystem::exists(dir.File("ca.pem")) &&
+      !OpenSsl({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                "-subj", "/CN=reverb-test-ca", "-keyout", dir.File("ca.key"),
+                "-out", dir.File("ca.pem")})) {
+    return false;
+  }
+  std::string ext = dir.Write(name + ".ext", "subjectAltName=IP:127.0.0.1\n");
+  return OpenSsl({"req", "-newkey", "rsa:2048", "-nodes", "-subj",
+                  "/CN=127.0.0.1", "-keyout", dir.File(name + ".key"), "-out",
+                  dir.File(name + ".csr")}) &&
+         OpenSsl({"x509", "-req", "-days", "2", "-in", dir.File(name + ".csr"),
+                  "-CA", dir.File("ca.pem"), "-CAkey", dir.File("ca.key"),
+                  "-CAcreateserial", "-extfile", ext, "-out",
+                  dir.File(name + ".pem")});
+}
+
+// Runs reverb with `args` against `nats` until it has subscribed, then stops
+// it; the log if it did not get there.
+std::string SubscribesWith(const NatsServer& nats, const std::string& url,
+                           std::vector<std::string> args) {
+  args.insert(args.end(),
+              {"--nats_url=" + url, "--metrics_address=127.0.0.1:0"});
+  auto reverb = StartReverb(args);
+  if (reverb == nullptr) {
+    return "reverb did not start";
+  }
+  bool subscribed = WaitForLog(*reverb, "nats: subscribed", absl::Seconds(10));
+  std::string log = reverb->ReadStderr();
+  reverb->Terminate(SIGTERM).IgnoreError();
+  reverb->Wait(absl::Seconds(30)).IgnoreError();
+  return subscribed ? "" : log + "\n" + nats.Log();
+}
+
+// Runs reverb with `args`; the exit code and log of a start that failed.
+std::pair<int, std::string> FailsWith(const std::string& url,
+                                      std::vector<std::string> args) {
+  args.insert(args.end(),
+              {"--nats_url=" + url, "--metrics_address=127.0.0.1:0"});
+  auto reverb = StartReverb(args);
+  if (reverb == nullptr) {
+    return {-1, "reverb did not start"};
+  }
+  auto exit = reverb->Wait(absl::Seconds(30));
+  return {exit.ok() && exit->exited ? exit->code : -1, reverb->ReadStderr()};
+}
+
+TEST(LifecycleTest, UserAndPasswordComeFromAFile) {
+  NatsServerOptions options;
+  options.extra_args = {"--user", "reverb", "--pass", "s3cret"};
+  auto nats = NatsServer::Start(options);
+  ASSERT_TRUE(nats.ok()) << nats.status();
+  TempDir dir;
+  std::string good = dir.Write("password", "s3cret\n");
+  std::string bad = dir.Write("wrong", "guess\n");
+  const std::string url = (*nats)->url();
+
+  EXPECT_EQ(
+      SubscribesWith(**nats, url,
+                     {"--nats_user=reverb", "--nats_password_file=" + good}),
+      "");
+  auto [code, log] =
+      FailsWith(url, {"--nats_user=reverb", "--nats_password_file=" + bad});
+  EXPECT_EQ(code, 1) << log;
+  EXPECT_NE(log.find("Authorization Violation"), std::string::npos) << log;
+  std::tie(code, log) = FailsWith(
+      url, {"--nats_user=reverb", "--nats_password_file=" + dir.File("none")});
+  EXPECT_EQ(code, 1) << log;
+  EXPECT_NE(log.find("cannot read a line from"), std::string::npos) << log;
+}
+
+TEST(LifecycleTest, TokenComesFromAFile) {
+  NatsServerOptions options;
+  options.extra_args = {"--auth", "t0ken"};
+  auto nats = NatsServer::Start(options);
+  ASSERT_TRUE(nats.ok()) << nats.status();
+  TempDir dir;
+  EXPECT_EQ(SubscribesWith(**nats, (*nats)->url(),
+                           {"--nats_token_file=" + dir.Write("t", "t0ken")}),
+            "");
+  auto [code, log] = FailsWith((*nats)->url(), {});
+  EXPECT_EQ(code, 1) << log;
+  EXPECT_NE(log.find("Authorization Violation"), std::string::npos) << log;
+}
+
+TEST(LifecycleTest, TlsVerifiesTheServerAgainstTheGivenCa) {
+  TempDir dir;
+  ASSERT_TRUE(IssueCertificate(dir, "server"));
+  NatsServerOptions options;
+  options.extra_args = {"--tls", "--tlscert", dir.File("server.pem"),
+                        "--tlskey", dir.File("server.key")};
+  auto nats = NatsServer::Start(options);
+  ASSERT_TRUE(nats.ok()) << nats.status();
+  const std::string url = absl::StrCat("tls://127.0.0.1:", (*nats)->port());
+
+  EXPECT_EQ(
+      SubscribesWith(**nats, url, {"--nats_tls_ca=" + dir.File("ca.pem")}), "");
+  auto [code, log] = FailsWith(url, {});  // The system CAs do not know it.
+  EXPECT_EQ(code, 1) << log;
+  EXPECT_NE(log.find("SSL"), std::string::npos) << log;
+}
+
+TEST(LifecycleTest, TlsClientCertificateIsPresented) {
+  TempDir dir;
+  ASSERT_TRUE(IssueCertificate(dir, "server"));
+  ASSERT_TRUE(IssueCertificate(dir, "client"));
+  NatsServerOptions options;
+  options.extra_args = {
+      "--tlsverify",          "--tlscert",   dir.File("server.pem"), "--tlskey",
+      dir.File("server.key"), "--tlscacert", dir.File("ca.pem")};
+  auto nats = NatsServer::Start(options);
+  ASSERT_TRUE(nats.ok()) << nats.status();
+  const std::string url = (*nats)->url();
+  const std::string ca = "--nats_tls_ca=" + dir.File("ca.pem");
+
+  EXPECT_EQ(SubscribesWith(**nats, url,
+                           {ca, "--nats_tls_cert=" + dir.File("client.pem"),
+                            "--nats_tls_key=" + dir.File("client.key")}),
+            "");
+  auto [code, log] = FailsWith(url, {ca});
+  EXPECT_EQ(code, 1) << log;
 }
 
 }  // namespace
