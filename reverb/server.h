@@ -54,8 +54,8 @@ class Server {
   // Starts the exporter, connects (retrying in the background while no
   // server answers), subscribes and starts the bar-closer. Fails on bad
   // options, an address the exporter cannot bind, unreadable secret or
-  // certificate files, or a server that refuses the credentials or TLS. `clock` must outlive
-  // the server; null means the monotonic clock.
+  // certificate files, or a server that refuses the credentials or TLS. `clock`
+  // must outlive the server; null means the monotonic clock.
   static absl::StatusOr<std::unique_ptr<Server>> Start(
       ServerOptions options, const Clock* clock = nullptr);
 
