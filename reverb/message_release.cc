@@ -4,7 +4,8 @@
 
 namespace backbeat::reverb {
 
-MessageReleaser::MessageReleaser() : thread_([this] { Run(); }) {}
+MessageReleaser::MessageReleaser(size_t max_pending)
+    : max_pending_(max_pending), thread_([this] { Run(); }) {}
 
 MessageReleaser::~MessageReleaser() {
   {
@@ -23,13 +24,14 @@ void MessageReleaser::HandOver(std::vector<natsMsg*>* batch) {
   bool taken = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (pending_.size() < kMaxPending) {
+    if (pending_.size() < max_pending_) {
       was_empty = pending_.empty();
       pending_.insert(pending_.end(), batch->begin(), batch->end());
       taken = true;
     }
   }
   if (!taken) {
+    overflowed_.fetch_add(1);
     Destroy(*batch);
   }
   batch->clear();

@@ -22,14 +22,14 @@
 namespace backbeat::reverb {
 
 // Thread-safe. Destroys what it is handed on its own thread. At most
-// kMaxPending messages wait for it; past that, HandOver destroys the batch
-// on the caller's thread, so memory stays bounded if the releaser is
-// starved of CPU.
+// `max_pending` messages wait for it; past that, HandOver destroys the
+// batch on the caller's thread (and counts it), so memory stays bounded if
+// the releaser is starved of CPU.
 class MessageReleaser {
  public:
   static constexpr size_t kMaxPending = 64 * 1024;
 
-  MessageReleaser();
+  explicit MessageReleaser(size_t max_pending = kMaxPending);
   // Destroys every message handed over, then stops the thread.
   ~MessageReleaser();
   MessageReleaser(const MessageReleaser&) = delete;
@@ -40,16 +40,20 @@ class MessageReleaser {
 
   // Messages destroyed so far.
   int64_t released() const { return released_.load(); }
+  // Batches HandOver destroyed itself because too many were pending.
+  int64_t overflowed_batches() const { return overflowed_.load(); }
 
  private:
   void Run();
   void Destroy(const std::vector<natsMsg*>& messages);
 
+  const size_t max_pending_;
   std::mutex mu_;
   std::condition_variable wake_;
   std::vector<natsMsg*> pending_;  // Guarded by mu_.
   bool stopping_ = false;          // Guarded by mu_.
   std::atomic<int64_t> released_{0};
+  std::atomic<int64_t> overflowed_{0};
   std::thread thread_;
 };
 

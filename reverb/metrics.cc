@@ -243,6 +243,9 @@ class Exporter : public prometheus::Collectable {
 
   void SetConnected(bool up) { connected_.store(up); }
   void SetDroppedTotal(int64_t dropped) { StoreMax(dropped_total_, dropped); }
+  void SetReleaseOverflowsTotal(int64_t batches) {
+    StoreMax(release_overflows_, batches);
+  }
   void CountReconnect() { reconnects_->Increment(); }
   void CountDeadLetter() { dead_letters_->Increment(); }
 
@@ -273,6 +276,7 @@ class Exporter : public prometheus::Collectable {
   // Transport, engine and readiness state, read at scrape time.
   std::atomic<bool> connected_{false};
   std::atomic<int64_t> dropped_total_{0};
+  std::atomic<int64_t> release_overflows_{0};
   std::atomic<int64_t> last_beat_unix_ns_{std::numeric_limits<int64_t>::min()};
   std::atomic<int64_t> readiness_window_ns_{
       absl::ToInt64Nanoseconds(kDefaultReadinessWindow)};
@@ -565,6 +569,11 @@ void Exporter::AddStateFamilies(std::vector<MetricFamily>& out) const {
       build_.Counter("reverb_nats_dropped_messages_total",
                      "Messages the NATS client dropped as a slow consumer.",
                      static_cast<double>(dropped_total_.load())));
+  out.push_back(build_.Counter(
+      "reverb_release_overflow_batches_total",
+      "Batches of read messages a delivery thread destroyed itself because "
+      "the releaser thread was behind.",
+      static_cast<double>(release_overflows_.load())));
   out.push_back(build_.Gauge("reverb_nats_connected",
                              "1 while connected to NATS, else 0.",
                              connected_.load() ? 1 : 0));
@@ -744,6 +753,9 @@ void Metrics::SetConnected(bool connected) {
 }
 void Metrics::SetDroppedTotal(int64_t dropped) {
   impl_->exporter->SetDroppedTotal(dropped);
+}
+void Metrics::SetReleaseOverflowsTotal(int64_t batches) {
+  impl_->exporter->SetReleaseOverflowsTotal(batches);
 }
 void Metrics::CountReconnect() { impl_->exporter->CountReconnect(); }
 void Metrics::CountDeadLetter() { impl_->exporter->CountDeadLetter(); }

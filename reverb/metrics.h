@@ -55,6 +55,9 @@ class Metrics {
   // Transport.
   void SetConnected(bool connected);
   void SetDroppedTotal(int64_t dropped);  // Running total; never decreases.
+  // Running total of batches of read messages the delivery threads had to
+  // destroy themselves (the releaser thread was behind).
+  void SetReleaseOverflowsTotal(int64_t batches);
   void CountReconnect();
   void CountDeadLetter();
 

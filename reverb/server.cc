@@ -473,7 +473,8 @@ void Server::State::Publish(const ClosedBar& bar) {
       report.issues.size(), latency * 1e3);
 }
 
-// Reads the client's slow-consumer drops over every subscription.
+// Reads the client's slow-consumer drops over every subscription, and the
+// releaser's overflows.
 void Server::State::UpdateDropped() {
   int64_t total = 0;
   for (const auto& sub : subs) {
@@ -484,6 +485,9 @@ void Server::State::UpdateDropped() {
   }
   engine.SetDroppedTotal(total);
   metrics.SetDroppedTotal(total);
+  if (releaser != nullptr) {
+    metrics.SetReleaseOverflowsTotal(releaser->overflowed_batches());
+  }
 }
 
 // --- lifecycle -------------------------------------------------------------

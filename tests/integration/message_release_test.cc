@@ -88,6 +88,17 @@ TEST_F(MessageReleaseTest, ReleaserTakesFromManyThreads) {
   EXPECT_TRUE(WaitReleased(releaser, 12000));
 }
 
+// With no room left for pending messages, the caller destroys its batch
+// itself, and that is counted.
+TEST_F(MessageReleaseTest, OverflowIsDestroyedByTheCallerAndCounted) {
+  MessageReleaser releaser(/*max_pending=*/0);
+  std::vector<natsMsg*> batch = {NewMessage(8), NewMessage(8)};
+  releaser.HandOver(&batch);
+  EXPECT_TRUE(batch.empty());
+  EXPECT_EQ(releaser.released(), 2);  // Already, on this thread.
+  EXPECT_EQ(releaser.overflowed_batches(), 1);
+}
+
 // What is still pending when the releaser goes is destroyed before its
 // destructor returns (the sanitizer build reports a leak otherwise).
 TEST_F(MessageReleaseTest, ReleaserDestroysWhatIsPendingWhenItGoes) {
