@@ -170,9 +170,20 @@ int main(int argc, char** argv) {
     spdlog::error("start: {}", server.status().ToString());
     return 1;
   }
-  int received = 0;
-  sigwait(&signals, &received);
-  spdlog::info("shutdown: {} received", strsignal(received));
-  (*server)->Shutdown();
-  return 0;
+  // Until SIGTERM or SIGINT, or until the NATS client gives up for good:
+  // then exit 1, so that a supervisor restarts Reverb.
+  while (true) {
+    timespec tick = {0, 200'000'000};
+    int received = sigtimedwait(&signals, nullptr, &tick);
+    if (received > 0) {
+      spdlog::info("shutdown: {} received", strsignal(received));
+      (*server)->Shutdown();
+      return 0;
+    }
+    if (absl::Status failure = (*server)->Failure(); !failure.ok()) {
+      spdlog::error("shutdown: {}", std::string(failure.message()));
+      (*server)->Shutdown();
+      return 1;
+    }
+  }
 }

@@ -158,6 +158,7 @@ struct Server::State {
   bool stopping = false;  // Guarded by mu.
   bool woken = false;     // Guarded by mu.
   bool closed = false;    // Guarded by mu: cnats ran its last callback.
+  std::string failure;    // Guarded by mu: why the client gave up, if it did.
   std::thread closer;
   bool shut_down = false;
 
@@ -264,12 +265,15 @@ void OnClosed(natsConnection* nc, void* closure) {
   auto* state = static_cast<Server::State*>(closure);
   state->metrics.SetConnected(false);
   // Closed while still taking messages: the client gave up, not Reverb.
+  std::string failure;
   if (state->accepting.load()) {
-    spdlog::error("nats: connection closed: {}", LastError(nc));
+    failure = absl::StrCat("nats: connection closed: ", LastError(nc));
+    spdlog::error("{}", failure);
   } else {
     spdlog::info("nats: connection closed");
   }
   std::lock_guard<std::mutex> lock(state->mu);
+  state->failure = failure;
   state->closed = true;
   state->wake_closer.notify_all();
 }
@@ -782,6 +786,12 @@ void Server::Shutdown() {
   natsOptions_Destroy(st.nats_options);
   st.nats_options = nullptr;
   spdlog::info("shutdown: done");
+}
+
+absl::Status Server::Failure() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->failure.empty() ? absl::OkStatus()
+                                 : absl::UnavailableError(state_->failure);
 }
 
 int Server::metrics_port() const { return state_->metrics.port(); }

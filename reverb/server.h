@@ -63,6 +63,11 @@ class Server {
   // and closes the connection. Idempotent; the destructor calls it.
   void Shutdown();
 
+  // OK while the NATS client is connected or still trying; once it has
+  // given up for good (say, the server now refuses the credentials), the
+  // reason. Thread-safe.
+  absl::Status Failure() const;
+
   int metrics_port() const;
   ~Server();
 

@@ -241,6 +241,33 @@ TEST(LifecycleTest, UserAndPasswordComeFromAFile) {
   EXPECT_NE(log.find("cannot read a line from"), std::string::npos) << log;
 }
 
+// A server that comes back refusing the credentials makes the client give
+// up for good: Reverb says why and exits 1, for its supervisor to act on.
+TEST(LifecycleTest, ExitsOneWhenTheClientGivesUp) {
+  NatsServerOptions options;
+  options.extra_args = {"--user", "reverb", "--pass", "s3cret"};
+  auto nats = NatsServer::Start(options);
+  ASSERT_TRUE(nats.ok()) << nats.status();
+  TempDir dir;
+  auto reverb =
+      StartReverb({"--nats_url=" + (*nats)->url(),
+                   "--metrics_address=127.0.0.1:0", "--nats_user=reverb",
+                   "--nats_password_file=" + dir.Write("password", "s3cret")});
+  ASSERT_NE(reverb, nullptr);
+  ASSERT_TRUE(WaitForLog(*reverb, "nats: subscribed", absl::Seconds(10)))
+      << reverb->ReadStderr();
+
+  ASSERT_TRUE((*nats)->Restart({"--user", "reverb", "--pass", "changed"}).ok());
+  auto exit = reverb->Wait(absl::Seconds(30));
+  ASSERT_TRUE(exit.ok()) << exit.status() << reverb->ReadStderr();
+  EXPECT_TRUE(exit->exited);
+  EXPECT_EQ(exit->code, 1) << reverb->ReadStderr();
+  EXPECT_NE(reverb->ReadStderr().find("shutdown: nats: connection closed: "
+                                      "Authorization Violation"),
+            std::string::npos)
+      << reverb->ReadStderr();
+}
+
 TEST(LifecycleTest, TokenComesFromAFile) {
   NatsServerOptions options;
   options.extra_args = {"--auth", "t0ken"};

@@ -127,6 +127,11 @@ absl::Status NatsServer::Restart() {
   return status;
 }
 
+absl::Status NatsServer::Restart(std::vector<std::string> extra_args) {
+  options_.extra_args = std::move(extra_args);
+  return Restart();
+}
+
 bool NatsServer::Running() {
   return process_ != nullptr && process_->Running();
 }

@@ -49,6 +49,9 @@ class NatsServer {
   // Stops the server if it runs, then starts it again on the same port with
   // the same store, for reconnection tests.
   absl::Status Restart();
+  // The same, with `extra_args` in place of the ones it had (say, other
+  // credentials).
+  absl::Status Restart(std::vector<std::string> extra_args);
 
   bool Running();
 
