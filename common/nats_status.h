@@ -1,5 +1,5 @@
-// The one adapter from cnats status codes to absl::Status, and the plain
-// client connection the tools share.
+// The one adapter from cnats status codes to absl::Status, and URLs fit
+// for logs.
 #pragma once
 
 #include <nats/nats.h>
@@ -63,32 +63,6 @@ inline std::string RedactNatsUrls(absl::string_view urls) {
     }
   }
   return out;
-}
-
-// Connects to `url` as client `name`, reconnecting forever after a loss.
-// The caller owns the connection (natsConnection_Destroy).
-inline absl::StatusOr<natsConnection*> ConnectToNats(const std::string& url,
-                                                     const char* name) {
-  natsOptions* options = nullptr;
-  natsStatus s = natsOptions_Create(&options);
-  if (s == NATS_OK) {
-    s = natsOptions_SetURL(options, url.c_str());
-  }
-  if (s == NATS_OK) {
-    s = natsOptions_SetName(options, name);
-  }
-  if (s == NATS_OK) {
-    s = natsOptions_SetMaxReconnect(options, -1);
-  }
-  natsConnection* connection = nullptr;
-  if (s == NATS_OK) {
-    s = natsConnection_Connect(&connection, options);
-  }
-  natsOptions_Destroy(options);
-  if (s != NATS_OK) {
-    return NatsStatus(s, absl::StrCat("connect ", url));
-  }
-  return connection;
 }
 
 }  // namespace backbeat

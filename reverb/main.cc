@@ -10,24 +10,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
+#include "common/nats_flags.h"
 #include "common/nats_status.h"
 #include "reverb/server.h"
 #include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, nats_url, "nats://127.0.0.1:4222",
           "NATS server URL(s), comma separated");
-ABSL_FLAG(std::string, nats_user, "",
-          "NATS user name; the password comes from --nats_password_file");
-ABSL_FLAG(std::string, nats_password_file, "",
-          "file whose first line is the NATS password");
-ABSL_FLAG(std::string, nats_token_file, "",
-          "file whose first line is the NATS authentication token");
-ABSL_FLAG(std::string, nats_tls_ca, "",
-          "PEM file of the CAs the NATS server's certificate must chain to; "
-          "turns TLS on");
-ABSL_FLAG(std::string, nats_tls_cert, "",
-          "PEM client certificate for NATS TLS (with --nats_tls_key)");
-ABSL_FLAG(std::string, nats_tls_key, "", "PEM private key of --nats_tls_cert");
 ABSL_FLAG(std::string, cluster_id, "local",
           "BACKBEAT cluster id; part of the default subjects");
 ABSL_FLAG(std::string, beat_subject, "",
@@ -62,12 +51,7 @@ using backbeat::reverb::ServerOptions;
 absl::StatusOr<ServerOptions> OptionsFromFlags() {
   ServerOptions o;
   o.nats_url = absl::GetFlag(FLAGS_nats_url);
-  o.security.user = absl::GetFlag(FLAGS_nats_user);
-  o.security.password_file = absl::GetFlag(FLAGS_nats_password_file);
-  o.security.token_file = absl::GetFlag(FLAGS_nats_token_file);
-  o.security.tls_ca_file = absl::GetFlag(FLAGS_nats_tls_ca);
-  o.security.tls_cert_file = absl::GetFlag(FLAGS_nats_tls_cert);
-  o.security.tls_key_file = absl::GetFlag(FLAGS_nats_tls_key);
+  o.security = backbeat::NatsSecurityFromFlags();
   o.engine.cluster_id = absl::GetFlag(FLAGS_cluster_id);
   o.beat_subject = absl::GetFlag(FLAGS_beat_subject);
   o.status_subject = absl::GetFlag(FLAGS_status_subject);
@@ -106,15 +90,14 @@ bool SetUpLogging() {
 }
 
 // How Reverb authenticates, for the start line (never the secret).
-const char* AuthName(const backbeat::reverb::NatsSecurity& s) {
+const char* AuthName(const backbeat::NatsSecurity& s) {
   if (!s.user.empty()) {
     return "user";
   }
   return s.token_file.empty() ? "url-or-none" : "token";
 }
 
-const char* TlsName(const std::string& url,
-                    const backbeat::reverb::NatsSecurity& s) {
+const char* TlsName(const std::string& url, const backbeat::NatsSecurity& s) {
   if (!s.tls_cert_file.empty()) {
     return "client-cert";
   }

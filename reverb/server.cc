@@ -6,7 +6,6 @@
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,6 +16,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/nats_security.h"
 #include "common/nats_status.h"
 #include "reverb/log_limiter.h"
 #include "reverb/message_release.h"
@@ -52,69 +52,6 @@ const char* BeatAdvice(BeatOutcome outcome) {
     default:
       return nullptr;
   }
-}
-
-// The first line of the file at `path`, for secrets kept out of argv.
-absl::StatusOr<std::string> ReadSecret(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot read a line from ", path));
-  }
-  if (!line.empty() && line.back() == '\r') {
-    line.pop_back();
-  }
-  return line;
-}
-
-// Turns TLS on when a CA or a client certificate is given, and loads them.
-absl::Status ApplyTls(const NatsSecurity& security, natsOptions* o) {
-  bool tls = !security.tls_ca_file.empty() || !security.tls_cert_file.empty();
-  if (!tls) {
-    return absl::OkStatus();
-  }
-  natsStatus s = natsOptions_SetSecure(o, true);
-  if (s == NATS_OK && !security.tls_ca_file.empty()) {
-    s = natsOptions_LoadCATrustedCertificates(o, security.tls_ca_file.c_str());
-    if (s != NATS_OK) {
-      return NatsStatus(s, absl::StrCat("tls ca ", security.tls_ca_file));
-    }
-  }
-  if (s == NATS_OK && !security.tls_cert_file.empty()) {
-    s = natsOptions_LoadCertificatesChain(o, security.tls_cert_file.c_str(),
-                                          security.tls_key_file.c_str());
-    if (s != NATS_OK) {
-      return NatsStatus(s,
-                        absl::StrCat("tls certificate ", security.tls_cert_file,
-                                     " and key ", security.tls_key_file));
-    }
-  }
-  return NatsStatus(s, "tls");
-}
-
-// Sets authentication and TLS on `o`. Files that cannot be read or parsed
-// are errors now, not at the first connection attempt.
-absl::Status ApplySecurity(const NatsSecurity& security, natsOptions* o) {
-  natsStatus s = NATS_OK;
-  if (!security.user.empty()) {
-    absl::StatusOr<std::string> password = ReadSecret(security.password_file);
-    if (!password.ok()) {
-      return password.status();
-    }
-    s = natsOptions_SetUserInfo(o, security.user.c_str(), password->c_str());
-  }
-  if (s == NATS_OK && !security.token_file.empty()) {
-    absl::StatusOr<std::string> token = ReadSecret(security.token_file);
-    if (!token.ok()) {
-      return token.status();
-    }
-    s = natsOptions_SetToken(o, token->c_str());
-  }
-  if (s != NATS_OK) {
-    return NatsStatus(s, "nats credentials");
-  }
-  return ApplyTls(security, o);
 }
 
 }  // namespace
@@ -530,7 +467,8 @@ absl::Status Server::State::Connect() {
   if (s != NATS_OK) {
     return NatsStatus(s, "nats options");
   }
-  if (absl::Status secure = ApplySecurity(options.security, o); !secure.ok()) {
+  if (absl::Status secure = ApplyNatsSecurity(options.security, o);
+      !secure.ok()) {
     return secure;
   }
 
@@ -671,18 +609,9 @@ absl::StatusOr<ServerOptions> ResolveOptions(ServerOptions o) {
   if (o.bar_subject.empty()) {
     o.bar_subject = prefix + ".bar";
   }
-  const NatsSecurity& security = o.security;
-  if (security.user.empty() != security.password_file.empty()) {
-    return absl::InvalidArgumentError(
-        "nats_user and nats_password_file go together");
-  }
-  if (!security.user.empty() && !security.token_file.empty()) {
-    return absl::InvalidArgumentError(
-        "nats_token_file excludes nats_user and nats_password_file");
-  }
-  if (security.tls_cert_file.empty() != security.tls_key_file.empty()) {
-    return absl::InvalidArgumentError(
-        "nats_tls_cert and nats_tls_key go together");
+  if (absl::Status security = ValidateNatsSecurity(o.security);
+      !security.ok()) {
+    return security;
   }
   if (o.ingest_threads < 1 || o.ingest_threads > 64) {
     return absl::InvalidArgumentError("ingest_threads must be 1-64");

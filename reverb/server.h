@@ -10,22 +10,11 @@
 
 #include "absl/status/statusor.h"
 #include "common/contract.h"
+#include "common/nats_security.h"
 #include "reverb/clock.h"
 #include "reverb/engine.h"
 
 namespace backbeat::reverb {
-
-// How Reverb proves itself to the NATS server and checks it. Empty fields
-// are unused. Secrets are read from files, never taken on the command line.
-struct NatsSecurity {
-  std::string user;           // With password_file.
-  std::string password_file;  // Its first line is the password.
-  std::string token_file;     // Its first line is the token.
-  // TLS: on when any of these is set or the URL is tls://.
-  std::string tls_ca_file;    // CAs the server's certificate must chain to.
-  std::string tls_cert_file;  // Client certificate, with tls_key_file.
-  std::string tls_key_file;
-};
 
 struct ServerOptions {
   std::string nats_url = "nats://127.0.0.1:4222";

@@ -21,6 +21,8 @@
 #include "absl/time/time.h"
 #include "common/contract.h"
 #include "common/logging.h"
+#include "common/nats_flags.h"
+#include "common/nats_security.h"
 #include "common/nats_status.h"
 #include "spdlog/spdlog.h"
 #include "tools/sim_model.h"
@@ -68,6 +70,7 @@ struct RunOptions {
   bool pulse_only = false;
   bool dry_run = false;
   std::string nats_url;
+  NatsSecurity nats_security;
   std::string beat_subject;
   std::string status_subject;
 };
@@ -381,6 +384,7 @@ absl::StatusOr<RunOptions> OptionsFromFlags() {
   o.pulse_only = absl::GetFlag(FLAGS_pulse_only);
   o.dry_run = absl::GetFlag(FLAGS_dry_run);
   o.nats_url = absl::GetFlag(FLAGS_nats_url);
+  o.nats_security = NatsSecurityFromFlags();
   o.beat_subject = absl::StrCat("backbeat.", o.sim.cluster_id, ".beat");
   o.status_subject = absl::StrCat("backbeat.", o.sim.cluster_id, ".status");
 
@@ -417,6 +421,10 @@ absl::StatusOr<RunOptions> OptionsFromFlags() {
     return absl::InvalidArgumentError(
         "dry_run needs --bars > 0 and cannot follow a Pulse");
   }
+  if (absl::Status security = ValidateNatsSecurity(o.nats_security);
+      !security.ok()) {
+    return security;
+  }
   return o;
 }
 
@@ -428,7 +436,7 @@ int Run(const RunOptions& options) {
     return status.ok() ? 0 : 1;
   }
   absl::StatusOr<natsConnection*> connection =
-      ConnectToNats(options.nats_url, "backbeat-sim");
+      ConnectToNats(options.nats_url, "backbeat-sim", options.nats_security);
   if (!connection.ok()) {
     spdlog::error("start: {}", connection.status().ToString());
     return 1;
@@ -436,7 +444,7 @@ int Run(const RunOptions& options) {
   spdlog::info(
       "start: nats={} cluster={} agents={} tempo_bpm={} beats_per_bar={} "
       "bars={} seed={} mode={}",
-      options.nats_url, options.sim.cluster_id,
+      RedactNatsUrls(options.nats_url), options.sim.cluster_id,
       options.pulse_only ? 0 : options.sim.agents, options.sim.tempo_bpm,
       options.sim.beats_per_bar, options.bars, options.sim.seed,
       options.agents_only  ? "agents"

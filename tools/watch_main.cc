@@ -19,6 +19,8 @@
 #include "absl/time/time.h"
 #include "common/contract.h"
 #include "common/logging.h"
+#include "common/nats_flags.h"
+#include "common/nats_security.h"
 #include "common/nats_status.h"
 #include "spdlog/spdlog.h"
 #include "tools/watch_format.h"
@@ -154,8 +156,15 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  absl::StatusOr<natsConnection*> connection =
-      backbeat::ConnectToNats(absl::GetFlag(FLAGS_nats_url), "backbeat-watch");
+  backbeat::NatsSecurity security = backbeat::NatsSecurityFromFlags();
+  if (absl::Status valid = backbeat::ValidateNatsSecurity(security);
+      !valid.ok()) {
+    fprintf(stderr, "backbeat-watch: %s\n",
+            std::string(valid.message()).c_str());
+    return 2;
+  }
+  absl::StatusOr<natsConnection*> connection = backbeat::ConnectToNats(
+      absl::GetFlag(FLAGS_nats_url), "backbeat-watch", security);
   if (!connection.ok()) {
     spdlog::error("start: {}", connection.status().ToString());
     return 1;

@@ -1,5 +1,9 @@
 // backbeat-watch as a program, against a real nats-server.
+#include <cstdio>
+#include <fstream>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -160,6 +164,43 @@ TEST_F(WatchTest, TimeoutBeforeCountExitsOne) {
   EXPECT_TRUE(exit.exited);
   EXPECT_EQ(exit.code, 1) << watch->ReadStderr();
   EXPECT_TRUE(absl::StrContains(watch->ReadStderr(), "1 of 2 reports"));
+}
+
+// The NATS security flags are shared with Reverb; here they reach a server
+// that wants a password. Connected, watch waits for reports until its
+// timeout; refused, it says why at start.
+TEST(WatchSecurityTest, PasswordComesFromAFile) {
+  test_support::NatsServerOptions options;
+  options.extra_args = {"--user", "watcher", "--pass", "s3cret"};
+  auto server = NatsServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string good = ::testing::TempDir() + "watch-password";
+  const std::string bad = ::testing::TempDir() + "watch-wrong";
+  std::ofstream(good) << "s3cret\n";
+  std::ofstream(bad) << "guess\n";
+
+  auto run = [&](const std::string& file) {
+    SubprocessOptions o;
+    o.argv = {kWatch,
+              "--nats_url=" + (*server)->url(),
+              "--count=1",
+              "--timeout=300ms",
+              "--nats_user=watcher",
+              "--nats_password_file=" + file};
+    auto watch = Subprocess::Start(o);
+    EXPECT_TRUE(watch.ok()) << watch.status();
+    auto exit = (*watch)->Wait(absl::Seconds(30));
+    EXPECT_TRUE(exit.ok()) << exit.status();
+    return std::make_pair(exit.ok() ? exit->code : -1, (*watch)->ReadStderr());
+  };
+  auto [code, log] = run(good);
+  EXPECT_EQ(code, 1) << log;
+  EXPECT_TRUE(absl::StrContains(log, "timeout: 0 of 1 reports")) << log;
+  std::tie(code, log) = run(bad);
+  EXPECT_EQ(code, 1) << log;
+  EXPECT_TRUE(absl::StrContains(log, "Authorization Violation")) << log;
+  std::remove(good.c_str());
+  std::remove(bad.c_str());
 }
 
 }  // namespace
