@@ -1,5 +1,5 @@
 // reverb: aggregates BACKBEAT StatusClaims into one BarReport per bar.
-#include <signal.h>
+#include <string.h>
 
 #include <cstdio>
 #include <string>
@@ -12,6 +12,7 @@
 #include "common/logging.h"
 #include "common/nats_flags.h"
 #include "common/nats_status.h"
+#include "common/stop_signals.h"
 #include "reverb/server.h"
 #include "spdlog/spdlog.h"
 
@@ -45,6 +46,8 @@ ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error");
 
 namespace {
 
+using backbeat::BlockStopSignals;
+using backbeat::WaitForStopSignal;
 using backbeat::reverb::Server;
 using backbeat::reverb::ServerOptions;
 
@@ -140,13 +143,7 @@ int main(int argc, char** argv) {
   }
   LogConfiguration(*options);
 
-  // Every thread inherits this mask; the main thread waits for the signal.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  BlockStopSignals();
 
   absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(*options);
   if (!server.ok()) {
@@ -156,9 +153,8 @@ int main(int argc, char** argv) {
   // Until SIGTERM or SIGINT, or until the NATS client gives up for good:
   // then exit 1, so that a supervisor restarts Reverb.
   while (true) {
-    timespec tick = {0, 200'000'000};
-    int received = sigtimedwait(&signals, nullptr, &tick);
-    if (received > 0) {
+    if (int received = WaitForStopSignal(absl::Milliseconds(200));
+        received != 0) {
       spdlog::info("shutdown: {} received", strsignal(received));
       (*server)->Shutdown();
       return 0;

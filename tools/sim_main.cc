@@ -5,7 +5,7 @@
 // docs/simulator.md for the behaviours. --dry_run prints what would be sent
 // ("<subject> <json>" per line) without NATS or waiting.
 #include <nats/nats.h>
-#include <signal.h>
+#include <string.h>
 #include <time.h>
 
 #include <chrono>
@@ -24,6 +24,7 @@
 #include "common/nats_flags.h"
 #include "common/nats_security.h"
 #include "common/nats_status.h"
+#include "common/stop_signals.h"
 #include "spdlog/spdlog.h"
 #include "tools/sim_model.h"
 
@@ -119,16 +120,9 @@ class NatsSink : public Sink {
   natsConnection* connection_;
 };
 
-// Waits for SIGINT/SIGTERM (blocked in every thread) up to `timeout`.
-// Returns true if one arrived.
+// Waits for SIGINT/SIGTERM up to `timeout`. Returns true if one arrived.
 bool SignalWithin(absl::Duration timeout) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  timespec wait = absl::ToTimespec(std::max(timeout, absl::ZeroDuration()));
-  int received = sigtimedwait(&signals, nullptr, &wait);
-  if (received > 0) {
+  if (int received = WaitForStopSignal(timeout); received != 0) {
     spdlog::info("stop: {} received", strsignal(received));
     return true;
   }
@@ -482,12 +476,6 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Blocked in every thread (cnats' included): waited for explicitly.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  backbeat::BlockStopSignals();
   return backbeat::sim::Run(*options);
 }

@@ -7,7 +7,6 @@
 // reports arrived or NATS failed; 2 on bad flags; 3 if any report was
 // invalid.
 #include <nats/nats.h>
-#include <signal.h>
 
 #include <cstdio>
 #include <string>
@@ -22,6 +21,7 @@
 #include "common/nats_flags.h"
 #include "common/nats_security.h"
 #include "common/nats_status.h"
+#include "common/stop_signals.h"
 #include "spdlog/spdlog.h"
 #include "tools/watch_format.h"
 
@@ -40,14 +40,7 @@ namespace {
 
 constexpr int64_t kPollMs = 100;  // How often signals are looked at.
 
-bool SignalPending() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  timespec now{0, 0};
-  return sigtimedwait(&signals, nullptr, &now) > 0;
-}
+bool SignalPending() { return WaitForStopSignal(absl::ZeroDuration()) != 0; }
 
 struct Tally {
   int64_t received = 0;
@@ -149,12 +142,7 @@ int main(int argc, char** argv) {
         absl::StrCat("backbeat.", absl::GetFlag(FLAGS_cluster_id), ".bar");
   }
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  backbeat::BlockStopSignals();
 
   backbeat::NatsSecurity security = backbeat::NatsSecurityFromFlags();
   if (absl::Status valid = backbeat::ValidateNatsSecurity(security);

@@ -217,10 +217,16 @@ std::pair<int, std::string> FailsWith(const std::string& url,
   return {exit.ok() && exit->exited ? exit->code : -1, reverb->ReadStderr()};
 }
 
-TEST(LifecycleTest, UserAndPasswordComeFromAFile) {
+// A nats-server that admits user "reverb" with `password` only.
+absl::StatusOr<std::unique_ptr<NatsServer>> StartNatsWithPassword(
+    const std::string& password) {
   NatsServerOptions options;
-  options.extra_args = {"--user", "reverb", "--pass", "s3cret"};
-  auto nats = NatsServer::Start(options);
+  options.extra_args = {"--user", "reverb", "--pass", password};
+  return NatsServer::Start(options);
+}
+
+TEST(LifecycleTest, UserAndPasswordComeFromAFile) {
+  auto nats = StartNatsWithPassword("s3cret");
   ASSERT_TRUE(nats.ok()) << nats.status();
   TempDir dir;
   std::string good = dir.Write("password", "s3cret\n");
@@ -244,9 +250,7 @@ TEST(LifecycleTest, UserAndPasswordComeFromAFile) {
 // A server that comes back refusing the credentials makes the client give
 // up for good: Reverb says why and exits 1, for its supervisor to act on.
 TEST(LifecycleTest, ExitsOneWhenTheClientGivesUp) {
-  NatsServerOptions options;
-  options.extra_args = {"--user", "reverb", "--pass", "s3cret"};
-  auto nats = NatsServer::Start(options);
+  auto nats = StartNatsWithPassword("s3cret");
   ASSERT_TRUE(nats.ok()) << nats.status();
   TempDir dir;
   auto reverb =
