@@ -82,6 +82,7 @@ struct Server::State {
   std::vector<std::unique_ptr<Subscription>> subs;
 
   std::atomic<bool> accepting{true};
+  std::atomic<bool> closing{false};  // Reverb itself closes the connection.
   std::atomic<int> in_flight{0};
   LogLimiter invalid_claim_log{5 * kSecond};
   LogLimiter invalid_beat_log{5 * kSecond};
@@ -167,6 +168,9 @@ void OnMessage(natsConnection*, natsSubscription*, natsMsg* msg,
 
 void OnDisconnected(natsConnection*, void* closure) {
   auto* state = static_cast<Server::State*>(closure);
+  if (state->closing.load()) {
+    return;  // Shutdown closes it; nothing is lost and nothing reconnects.
+  }
   state->engine.OnTransportEvent(TransportEvent::kDisconnected, state->Now());
   state->metrics.SetConnected(false);
   spdlog::warn("nats: disconnected from {}; reconnecting",
@@ -702,6 +706,7 @@ void Server::Shutdown() {
   st.subs.clear();
   st.releaser.reset();  // Every message read is destroyed.
   if (st.conn != nullptr) {
+    st.closing.store(true);
     natsConnection_Close(st.conn);
     // cnats delivers the closed callback on its own thread; the state it
     // points to must outlive it.
