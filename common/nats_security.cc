@@ -48,7 +48,60 @@ absl::Status ApplyTls(const NatsSecurity& security, natsOptions* o) {
   return NatsStatus(s, "tls");
 }
 
+// Fails unless `path` is a NATS .creds file (it holds a user JWT).
+absl::Status CheckCredsFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  }
+  while (std::getline(in, line)) {
+    if (line.find("BEGIN NATS USER JWT") != std::string::npos) {
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(path, " is not a NATS .creds file: no user JWT in it"));
+}
+
+// Sets NKey or JWT authentication, after checking that the files can be
+// read (cnats reads them only when it connects).
+absl::Status ApplyKeys(const NatsSecurity& security, natsOptions* o) {
+  if (!security.nkey.empty()) {
+    if (absl::StatusOr<std::string> seed = ReadSecret(security.nkey_seed_file);
+        !seed.ok()) {
+      return seed.status();
+    }
+    return NatsStatus(
+        natsOptions_SetNKeyFromSeed(o, security.nkey.c_str(),
+                                    security.nkey_seed_file.c_str()),
+        "nats nkey");
+  }
+  if (!security.creds_file.empty()) {
+    if (absl::Status creds = CheckCredsFile(security.creds_file); !creds.ok()) {
+      return creds;
+    }
+    return NatsStatus(natsOptions_SetUserCredentialsFromFiles(
+                          o, security.creds_file.c_str(), nullptr),
+                      "nats creds");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+const char* NatsAuthMode(const NatsSecurity& security) {
+  if (!security.user.empty()) {
+    return "user";
+  }
+  if (!security.token_file.empty()) {
+    return "token";
+  }
+  if (!security.nkey.empty()) {
+    return "nkey";
+  }
+  return security.creds_file.empty() ? "url-or-none" : "creds";
+}
 
 absl::Status ApplyNatsSecurity(const NatsSecurity& security, natsOptions* o) {
   natsStatus s = NATS_OK;
@@ -69,6 +122,9 @@ absl::Status ApplyNatsSecurity(const NatsSecurity& security, natsOptions* o) {
   if (s != NATS_OK) {
     return NatsStatus(s, "nats credentials");
   }
+  if (absl::Status keys = ApplyKeys(security, o); !keys.ok()) {
+    return keys;
+  }
   return ApplyTls(security, o);
 }
 
@@ -77,9 +133,16 @@ absl::Status ValidateNatsSecurity(const NatsSecurity& security) {
     return absl::InvalidArgumentError(
         "nats_user and nats_password_file go together");
   }
-  if (!security.user.empty() && !security.token_file.empty()) {
+  if (security.nkey.empty() != security.nkey_seed_file.empty()) {
     return absl::InvalidArgumentError(
-        "nats_token_file excludes nats_user and nats_password_file");
+        "nats_nkey and nats_nkey_seed_file go together");
+  }
+  int ways = !security.user.empty() + !security.token_file.empty() +
+             !security.nkey.empty() + !security.creds_file.empty();
+  if (ways > 1) {
+    return absl::InvalidArgumentError(
+        "give one way to authenticate to NATS: nats_user, nats_token_file, "
+        "nats_nkey or nats_creds_file");
   }
   if (security.tls_cert_file.empty() != security.tls_key_file.empty()) {
     return absl::InvalidArgumentError(

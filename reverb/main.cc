@@ -92,14 +92,6 @@ bool SetUpLogging() {
   return true;
 }
 
-// How Reverb authenticates, for the start line (never the secret).
-const char* AuthName(const backbeat::NatsSecurity& s) {
-  if (!s.user.empty()) {
-    return "user";
-  }
-  return s.token_file.empty() ? "url-or-none" : "token";
-}
-
 const char* TlsName(const std::string& url, const backbeat::NatsSecurity& s) {
   if (!s.tls_cert_file.empty()) {
     return "client-cert";
@@ -115,8 +107,8 @@ void LogConfiguration(const ServerOptions& o) {
       "ingest_threads={} max_message_bytes={} dead_letter={} metrics={} "
       "tempo_drift_share={} hold_beats={}",
       o.engine.cluster_id, backbeat::RedactNatsUrls(o.nats_url),
-      AuthName(o.security), TlsName(o.nats_url, o.security), o.beat_subject,
-      o.status_subject, o.bar_subject,
+      backbeat::NatsAuthMode(o.security), TlsName(o.nats_url, o.security),
+      o.beat_subject, o.status_subject, o.bar_subject,
       o.engine.grace ? absl::FormatDuration(*o.engine.grace) : "auto",
       o.ingest_threads, o.limits.max_bytes,
       o.dead_letter_subject.empty() ? "off" : o.dead_letter_subject,

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "tests/support/nats_server.h"
 #include "tests/support/ports.h"
@@ -60,6 +61,9 @@ TEST(LifecycleTest, SigtermDrainsAndExitsZero) {
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_TRUE(exit->Success()) << exit->ToString() << reverb->ReadStderr();
   EXPECT_NE(reverb->ReadStderr().find("shutdown: done"), std::string::npos);
+  // Closing its own connection is not a loss worth a warning.
+  EXPECT_EQ(reverb->ReadStderr().find("reconnecting"), std::string::npos)
+      << reverb->ReadStderr();
 }
 
 TEST(LifecycleTest, StartsBeforeNatsAndConnectsWhenItAppears) {
@@ -83,7 +87,7 @@ TEST(LifecycleTest, StartsBeforeNatsAndConnectsWhenItAppears) {
 
 TEST(LifecycleTest, BadFlagsAreUsageErrors) {
   struct Case {
-    std::string flag;
+    std::string flags;  // Split at spaces.
     std::string error;
   };
   const Case cases[] = {
@@ -96,10 +100,13 @@ TEST(LifecycleTest, BadFlagsAreUsageErrors) {
       {"--nats_user=reverb", "nats_user and nats_password_file go together"},
       {"--nats_tls_cert=client.pem",
        "nats_tls_cert and nats_tls_key go together"},
+      {"--nats_nkey=UABC", "nats_nkey and nats_nkey_seed_file go together"},
+      {"--nats_creds_file=a.creds --nats_token_file=t",
+       "give one way to authenticate to NATS"},
   };
   for (const Case& c : cases) {
-    SCOPED_TRACE(c.flag);
-    auto reverb = StartReverb({c.flag});
+    SCOPED_TRACE(c.flags);
+    auto reverb = StartReverb(absl::StrSplit(c.flags, ' '));
     ASSERT_NE(reverb, nullptr);
     auto exit = reverb->Wait(absl::Seconds(30));
     ASSERT_TRUE(exit.ok()) << exit.status();
@@ -284,6 +291,65 @@ TEST(LifecycleTest, TokenComesFromAFile) {
   auto [code, log] = FailsWith((*nats)->url(), {});
   EXPECT_EQ(code, 1) << log;
   EXPECT_NE(log.find("Authorization Violation"), std::string::npos) << log;
+}
+
+// The test identities in tests/integration/nats_identities (generate.py).
+std::string Identity(const std::string& name) {
+  return std::string(NATS_IDENTITIES) + "/" + name;
+}
+
+// The first line of the file at `path`.
+std::string FirstLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// A nats-server configured by `conf` from the test identities.
+absl::StatusOr<std::unique_ptr<NatsServer>> StartNatsWithConfig(
+    const std::string& conf) {
+  NatsServerOptions options;
+  options.extra_args = {"-c", Identity(conf)};
+  return NatsServer::Start(options);
+}
+
+TEST(LifecycleTest, NKeySignsWithTheSeedFromAFile) {
+  auto nats = StartNatsWithConfig("nkey.conf");
+  ASSERT_TRUE(nats.ok()) << nats.status();
+  const std::string url = (*nats)->url();
+  const std::string nkey = "--nats_nkey=" + FirstLine(Identity("user.pub"));
+  ASSERT_NE(nkey, "--nats_nkey=");
+
+  EXPECT_EQ(
+      SubscribesWith(**nats, url,
+                     {nkey, "--nats_nkey_seed_file=" + Identity("user.nk")}),
+      "");
+  auto [code, log] = FailsWith(url, {});
+  EXPECT_EQ(code, 1) << log;
+  EXPECT_NE(log.find("Authorization Violation"), std::string::npos) << log;
+  TempDir dir;
+  std::tie(code, log) =
+      FailsWith(url, {nkey, "--nats_nkey_seed_file=" + dir.File("none")});
+  EXPECT_EQ(code, 1) << log;
+  EXPECT_NE(log.find("cannot read a line from"), std::string::npos) << log;
+}
+
+TEST(LifecycleTest, CredsFileSignsInUnderAnOperator) {
+  auto nats = StartNatsWithConfig("operator.conf");
+  ASSERT_TRUE(nats.ok()) << nats.status();
+  const std::string url = (*nats)->url();
+
+  EXPECT_EQ(SubscribesWith(**nats, url,
+                           {"--nats_creds_file=" + Identity("user.creds")}),
+            "");
+  auto [code, log] = FailsWith(url, {});
+  EXPECT_EQ(code, 1) << log;
+  EXPECT_NE(log.find("Authorization Violation"), std::string::npos) << log;
+  std::tie(code, log) =
+      FailsWith(url, {"--nats_creds_file=" + Identity("user.pub")});
+  EXPECT_EQ(code, 1) << log;
+  EXPECT_NE(log.find("is not a NATS .creds file"), std::string::npos) << log;
 }
 
 TEST(LifecycleTest, TlsVerifiesTheServerAgainstTheGivenCa) {
