@@ -126,6 +126,10 @@ struct Server::State {
   void UpdateDropped();
 
   // Lifecycle.
+  absl::Status MakeNatsOptions();
+  void StopCloser();
+  void PublishRemaining();
+  void Disconnect();
   absl::Status Connect();
   absl::Status Subscribe();
   absl::Status SubscribeOne(const std::string& subject, int shard,
@@ -437,7 +441,9 @@ void Server::State::UpdateDropped() {
 
 // --- lifecycle -------------------------------------------------------------
 
-absl::Status Server::State::Connect() {
+// Reconnect forever, report every connection event to this state, then
+// authentication and TLS. Sets nats_options, which this state destroys.
+absl::Status Server::State::MakeNatsOptions() {
   natsOptions* o = nullptr;
   natsStatus s = natsOptions_Create(&o);
   nats_options = o;
@@ -471,14 +477,17 @@ absl::Status Server::State::Connect() {
   if (s != NATS_OK) {
     return NatsStatus(s, "nats options");
   }
-  if (absl::Status secure = ApplyNatsSecurity(options.security, o);
-      !secure.ok()) {
-    return secure;
-  }
+  return ApplyNatsSecurity(options.security, o);
+}
 
-  // A server that answers but refuses Reverb (credentials, TLS) is an error
-  // now; only a server that is not there yet is waited for.
-  s = natsConnection_Connect(&conn, o);
+// A server that answers but refuses Reverb (credentials, TLS) is an error
+// now; only a server that is not there yet is waited for.
+absl::Status Server::State::Connect() {
+  if (absl::Status made = MakeNatsOptions(); !made.ok()) {
+    return made;
+  }
+  natsOptions* o = nats_options;
+  natsStatus s = natsConnection_Connect(&conn, o);
   if (s == NATS_NO_SERVER) {
     s = natsOptions_SetRetryOnFailedConnect(o, true, OnConnected, this);
     if (s == NATS_OK) {
@@ -674,6 +683,51 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
   return server;
 }
 
+// Stops the bar-closer thread; bars still open stay in the engine.
+void Server::State::StopCloser() {
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    stopping = true;
+    wake_closer.notify_one();
+  }
+  if (closer.joinable()) {
+    closer.join();
+  }
+}
+
+// Publishes every bar whose boundary is known and lets the bytes leave.
+void Server::State::PublishRemaining() {
+  UpdateDropped();
+  PublishBars(engine.Flush());
+  if (conn != nullptr &&
+      natsConnection_Status(conn) == NATS_CONN_STATUS_CONNECTED) {
+    natsConnection_FlushTimeout(conn, 1000);
+  }
+}
+
+// Destroys the subscriptions, every message read, and the connection.
+void Server::State::Disconnect() {
+  for (const auto& sub : subs) {
+    natsSubscription_Destroy(sub->sub);
+  }
+  subs.clear();
+  releaser.reset();
+  if (conn != nullptr) {
+    closing.store(true);
+    natsConnection_Close(conn);
+    // cnats delivers the closed callback on its own thread; the state it
+    // points to must outlive it.
+    std::unique_lock<std::mutex> lock(mu);
+    wake_closer.wait_for(lock, std::chrono::seconds(2),
+                         [this] { return closed; });
+    lock.unlock();
+    natsConnection_Destroy(conn);
+    conn = nullptr;
+  }
+  natsOptions_Destroy(nats_options);
+  nats_options = nullptr;
+}
+
 void Server::Shutdown() {
   State& st = *state_;
   if (st.shut_down) {
@@ -681,44 +735,10 @@ void Server::Shutdown() {
   }
   st.shut_down = true;
   spdlog::info("shutdown: draining");
-
-  // Stop ingest first so that every accepted claim is in the engine.
-  st.Drain();
-  {
-    std::lock_guard<std::mutex> lock(st.mu);
-    st.stopping = true;
-    st.wake_closer.notify_one();
-  }
-  if (st.closer.joinable()) {
-    st.closer.join();
-  }
-
-  // Publish every bar whose boundary is known, then let the bytes leave.
-  st.UpdateDropped();
-  st.PublishBars(st.engine.Flush());
-  if (st.conn != nullptr &&
-      natsConnection_Status(st.conn) == NATS_CONN_STATUS_CONNECTED) {
-    natsConnection_FlushTimeout(st.conn, 1000);
-  }
-  for (const auto& sub : st.subs) {
-    natsSubscription_Destroy(sub->sub);
-  }
-  st.subs.clear();
-  st.releaser.reset();  // Every message read is destroyed.
-  if (st.conn != nullptr) {
-    st.closing.store(true);
-    natsConnection_Close(st.conn);
-    // cnats delivers the closed callback on its own thread; the state it
-    // points to must outlive it.
-    std::unique_lock<std::mutex> lock(st.mu);
-    st.wake_closer.wait_for(lock, std::chrono::seconds(2),
-                            [&st] { return st.closed; });
-    lock.unlock();
-    natsConnection_Destroy(st.conn);
-    st.conn = nullptr;
-  }
-  natsOptions_Destroy(st.nats_options);
-  st.nats_options = nullptr;
+  st.Drain();  // First, so that every accepted claim is in the engine.
+  st.StopCloser();
+  st.PublishRemaining();
+  st.Disconnect();
   spdlog::info("shutdown: done");
 }
 

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -153,6 +154,11 @@ class Runner {
   void FlushBeat();
   void OpenBar(const std::string& window_id, int64_t downbeat_index);
   void CloseBar(int64_t last_beat);
+  // The next valid frame within 100 ms; nullopt if none came or it was
+  // invalid (counted, and logged at 1, 2, 4... invalid frames).
+  absl::StatusOr<std::optional<BeatFrame>> NextFrame(natsSubscription* sub);
+  // Answers one newer frame of a followed Pulse. Returns false to stop.
+  bool AnswerFrame(const BeatFrame& frame);
 
   const RunOptions& options_;
   Sink* sink_;
@@ -167,6 +173,7 @@ class Runner {
   int64_t bars_done_ = 0;
   int64_t total_errors_ = 0;
   int64_t invalid_frames_ = 0;
+  int64_t followed_bar_ = -1;  // Bars seen since following began, from 0.
 };
 
 void Runner::Send(const std::string& subject, const Message& message) {
@@ -274,6 +281,65 @@ absl::Status Runner::PlayPulse() {
   }
 }
 
+absl::StatusOr<std::optional<BeatFrame>> Runner::NextFrame(
+    natsSubscription* sub) {
+  natsMsg* message = nullptr;
+  natsStatus s = natsSubscription_NextMsg(&message, sub, 100);
+  if (s == NATS_TIMEOUT) {
+    return std::nullopt;
+  }
+  if (s != NATS_OK) {
+    return NatsStatus(s, "next beat");
+  }
+  absl::StatusOr<BeatFrame> frame = Contract::Builtin().ParseBeatFrame(
+      absl::string_view(natsMsg_GetData(message),
+                        static_cast<size_t>(natsMsg_GetDataLength(message))));
+  natsMsg_Destroy(message);
+  if (frame.ok()) {
+    return *std::move(frame);
+  }
+  ++invalid_frames_;
+  if ((invalid_frames_ & (invalid_frames_ - 1)) == 0) {
+    spdlog::warn("follow: invalid frame skipped: {} (invalid so far: {})",
+                 frame.status().ToString(), invalid_frames_);
+  }
+  return std::nullopt;
+}
+
+bool Runner::AnswerFrame(const BeatFrame& frame) {
+  // Step: bars open at downbeats; claims start with the first one.
+  if (frame.downbeat) {
+    if (followed_bar_ >= 0) {
+      CloseBar(frame.beat_index - 1);
+    }
+    ++followed_bar_;
+    OpenBar(frame.window_id, frame.beat_index);
+  }
+  if (followed_bar_ < 0) {
+    return true;
+  }
+  const bool last =
+      frame.downbeat && options_.bars > 0 && bars_done_ == options_.bars;
+  const int position = static_cast<int>(std::min<int64_t>(
+      frame.beat_index - downbeat_index_, options_.sim.beats_per_bar));
+  BeatContext beat{frame.beat_index, downbeat_index_, followed_bar_, position};
+  if (!last) {
+    ++frames_;
+    SendClaims(agents_.OnBeat(beat));
+    FlushBeat();
+  }
+
+  // Step: late reviews follow a downbeat after a short pause.
+  if (frame.downbeat && followed_bar_ > 0) {
+    if (SignalWithin(absl::Minutes(1) / frame.tempo_bpm * kLatePause)) {
+      return false;
+    }
+    SendClaims(agents_.TakeDeferred(beat));
+    FlushBeat();
+  }
+  return !last;
+}
+
 absl::Status Runner::FollowPulse(natsConnection* connection) {
   natsSubscription* subscription = nullptr;
   absl::Status status =
@@ -288,69 +354,18 @@ absl::Status Runner::FollowPulse(natsConnection* connection) {
     return status;
   }
   spdlog::info("follow: waiting for a downbeat on {}", options_.beat_subject);
-  const int bar_beats = options_.sim.beats_per_bar;
-  int64_t bar = -1;
   int64_t last_beat = -1;
-
   while (!SignalWithin(absl::ZeroDuration())) {
-    // Step: the next valid, newer frame (100 ms at most, to see signals).
-    natsMsg* message = nullptr;
-    natsStatus s = natsSubscription_NextMsg(&message, subscription, 100);
-    if (s == NATS_TIMEOUT) {
-      continue;
-    }
-    if (s != NATS_OK) {
-      status = NatsStatus(s, "next beat");
+    absl::StatusOr<std::optional<BeatFrame>> frame = NextFrame(subscription);
+    if (!frame.ok()) {
+      status = frame.status();
       break;
     }
-    absl::StatusOr<BeatFrame> frame = Contract::Builtin().ParseBeatFrame(
-        absl::string_view(natsMsg_GetData(message),
-                          static_cast<size_t>(natsMsg_GetDataLength(message))));
-    natsMsg_Destroy(message);
-    if (!frame.ok()) {
-      ++invalid_frames_;
-      if ((invalid_frames_ & (invalid_frames_ - 1)) == 0) {  // 1, 2, 4...
-        spdlog::warn("follow: invalid frame skipped: {} (invalid so far: {})",
-                     frame.status().ToString(), invalid_frames_);
-      }
-      continue;
+    if (!frame->has_value() || (*frame)->beat_index <= last_beat) {
+      continue;  // None yet, invalid, a duplicate or an old frame.
     }
-    if (frame->beat_index <= last_beat) {
-      continue;  // A duplicate or an old frame.
-    }
-    last_beat = frame->beat_index;
-
-    // Step: bars open at downbeats; claims start with the first one.
-    if (frame->downbeat) {
-      if (bar >= 0) {
-        CloseBar(frame->beat_index - 1);
-      }
-      ++bar;
-      OpenBar(frame->window_id, frame->beat_index);
-    }
-    if (bar < 0) {
-      continue;
-    }
-    const bool last =
-        frame->downbeat && options_.bars > 0 && bars_done_ == options_.bars;
-    const int position = static_cast<int>(
-        std::min<int64_t>(frame->beat_index - downbeat_index_, bar_beats));
-    BeatContext beat{frame->beat_index, downbeat_index_, bar, position};
-    if (!last) {
-      ++frames_;
-      SendClaims(agents_.OnBeat(beat));
-      FlushBeat();
-    }
-
-    // Step: late reviews follow a downbeat after a short pause.
-    if (frame->downbeat && bar > 0) {
-      if (SignalWithin(absl::Minutes(1) / frame->tempo_bpm * kLatePause)) {
-        break;
-      }
-      SendClaims(agents_.TakeDeferred(beat));
-      FlushBeat();
-    }
-    if (last) {
+    last_beat = (*frame)->beat_index;
+    if (!AnswerFrame(**frame)) {
       break;
     }
   }
