@@ -64,6 +64,25 @@ int UsageError(const std::string& what) {
   return 2;
 }
 
+// Appends the message files (.json, .ndjson, .jsonl) under `dir`, sorted.
+// False if the directory cannot be read.
+bool AddMessageFiles(const std::string& dir, std::vector<std::string>* out) {
+  std::error_code ec;
+  std::vector<std::string> found;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator();
+       it.increment(ec)) {
+    std::string ext = it->path().extension().string();
+    if (it->is_regular_file() &&
+        (ext == ".json" || ext == ".ndjson" || ext == ".jsonl")) {
+      found.push_back(it->path().string());
+    }
+  }
+  std::sort(found.begin(), found.end());
+  out->insert(out->end(), found.begin(), found.end());
+  return !ec;
+}
+
 // Parses argv; returns -1 to go on, otherwise the exit status.
 int ParseArgs(int argc, char** argv, Options* options) {
   std::vector<std::string> dirs;
@@ -126,24 +145,10 @@ int ParseArgs(int argc, char** argv, Options* options) {
     }
   }
 
-  // Expand directories into their message files, sorted.
   for (const std::string& dir : dirs) {
-    std::error_code ec;
-    std::vector<std::string> found;
-    for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
-         !ec && it != std::filesystem::recursive_directory_iterator();
-         it.increment(ec)) {
-      std::string ext = it->path().extension().string();
-      if (it->is_regular_file() &&
-          (ext == ".json" || ext == ".ndjson" || ext == ".jsonl")) {
-        found.push_back(it->path().string());
-      }
-    }
-    if (ec) {
+    if (!AddMessageFiles(dir, &options->inputs)) {
       return UsageError("cannot read directory " + dir);
     }
-    std::sort(found.begin(), found.end());
-    options->inputs.insert(options->inputs.end(), found.begin(), found.end());
   }
   if (options->inputs.empty()) {
     return UsageError("nothing to validate: give --file, --dir or --message -");
