@@ -132,7 +132,8 @@ BeatFrame NextFrame(FuzzedDataProvider& in, int64_t* beat) {
   frame.deadline_at = "2025-01-01T00:00:00Z";
   frame.tempo_bpm = kTempos[in.ConsumeIntegralInRange(0, 5)];
   // Usually the downbeat's bar; sometimes a window id of another bar.
-  int64_t bar = frame.downbeat ? *beat : *beat - in.ConsumeIntegralInRange(0, 4);
+  int64_t bar =
+      frame.downbeat ? *beat : *beat - in.ConsumeIntegralInRange(0, 4);
   frame.window_id = absl::StrFormat("%032x", std::max<int64_t>(0, bar));
   return frame;
 }
