@@ -1,21 +1,24 @@
 // Micro-benchmarks of the window engine without any transport: the cost of
-// one claim on the ingest path (Engine::OnClaim, a shard update) and of
-// sealing a bar (merging the shards and building the BarReport) at 10k,
-// 100k and 1M agents. Parsing a claim is measured beside them for scale.
+// one claim on the ingest path (Engine::OnClaim, a shard update), of
+// merging one bar's shards (AgentMap::Disjoin) and of sealing a bar
+// (merging the shards and building the BarReport) at 10k, 100k and 1M
+// agents. Parsing a claim is measured beside them for scale.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "bench/e2e/bench_messages.h"
 #include "common/contract.h"
+#include "reverb/bar_aggregate.h"
 #include "reverb/engine.h"
 
 namespace backbeat::reverb {
 namespace {
 
-constexpr int kShards = 4;  // Reverb's default: 2 ingest threads x 2.
+constexpr int kShards = 4;  // What two ingest threads use.
 constexpr int kBeatsPerBar = 4;
 constexpr Nanos kBeatNanos = 500'000'000;  // 120 bpm.
 constexpr Nanos kGraceNanos = 100'000'000;
@@ -69,6 +72,54 @@ void BM_OnClaim(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_OnClaim)->Arg(10'000)->Arg(100'000)->Arg(1'000'000);
+
+// Merging a bar's shards: every agent claimed on two of the four shards
+// (its claims were spread over ingest threads), and the maps made disjoint
+// partition by partition, as the seal does before it counts. Loading the
+// shards is not timed.
+void BM_MergeShards(benchmark::State& state) {
+  const int64_t agents = state.range(0);
+  std::vector<std::string> ids(static_cast<size_t>(agents));
+  for (int64_t agent = 0; agent < agents; ++agent) {
+    ids[agent] = absl::StrFormat("agent-%07d", agent);
+  }
+  int64_t kept = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::vector<AgentMap> shards(kShards);
+    for (int64_t agent = 0; agent < agents; ++agent) {
+      const ClaimState claimed = static_cast<ClaimState>(agent % 8);
+      shards[agent % kShards].Add(ids[agent], 0, kBeatNanos, claimed);
+      shards[(agent + 1) % kShards].Add(ids[agent], 1, 2 * kBeatNanos,
+                                        ClaimState::kExecuting);
+    }
+    std::vector<AgentMap*> maps;
+    for (AgentMap& shard : shards) {
+      maps.push_back(&shard);
+    }
+    state.ResumeTiming();
+
+    for (size_t p = 0; p < AgentMap::kPartitions; ++p) {
+      AgentMap::Disjoin(maps, p);
+    }
+
+    state.PauseTiming();  // Freeing the shards is not timed either.
+    for (const AgentMap& shard : shards) {
+      kept += static_cast<int64_t>(shard.size());
+    }
+    shards.clear();
+    state.ResumeTiming();
+  }
+  state.counters["agents_per_merge"] = benchmark::Counter(
+      static_cast<double>(kept) / static_cast<double>(state.iterations()));
+  state.SetItemsProcessed(state.iterations() * agents);
+}
+BENCHMARK(BM_MergeShards)
+    ->Unit(benchmark::kMillisecond)
+    ->Arg(10'000)
+    ->Arg(100'000)
+    ->Arg(1'000'000)
+    ->Iterations(5);
 
 // Sealing: the next downbeat arrives and the bar-closer polls after grace.
 // Loading the bar (one claim per agent, spread over the shards) is not
