@@ -249,7 +249,19 @@ void AgentMap::Disjoin(std::span<AgentMap* const> maps, size_t p) {
   for (size_t j = 1; j < maps.size(); ++j) {
     const AgentMap& from = *maps[j];
     Partition& source = maps[j]->parts_[p];
+    auto ahead = source.begin();
+    for (size_t i = 0; i < kLookahead && ahead != source.end(); ++i) {
+      ++ahead;
+    }
     for (auto it = source.begin(); it != source.end();) {
+      // Touch the slots of an entry a few ahead in the maps before us.
+      if (ahead != source.end()) {
+        for (size_t i = 0; i < j; ++i) {
+          maps[i]->parts_[p].prefetch(*ahead);
+        }
+        __builtin_prefetch(ahead->id);
+        ++ahead;
+      }
       // Found by entry: ids are read only on a hash match.
       bool held_before = false;
       for (size_t i = 0; i < j && !held_before; ++i) {
