@@ -1,8 +1,9 @@
 // bar_latency: measures how long after boundary + grace a BarReport reaches
 // a subscriber, with a bar holding claims from N distinct agents.
 //
-// For each of --bars bars: publishes the bar's BeatFrames, then one claim
-// per agent, flushes and prints "loaded bar=K claims=N"; waits for a line
+// For each of --bars bars: publishes the bar's BeatFrames, then
+// --claims_per_agent claims per agent (pass i at the bar's beat i),
+// flushes and prints "loaded bar=K claims=N"; waits for a line
 // "go" on stdin (the driver checks Reverb has processed them); publishes
 // the next downbeat and waits for the report of bar K. Prints
 //   "bar=K agents_reporting=A latency_ms=L since_downbeat_ms=D"
@@ -28,6 +29,8 @@
 ABSL_FLAG(std::string, nats_url, "nats://127.0.0.1:4222", "NATS server");
 ABSL_FLAG(std::string, cluster_id, "local", "cluster of the frames");
 ABSL_FLAG(int64_t, agents, 10000, "distinct agents in each bar");
+ABSL_FLAG(int, claims_per_agent, 1,
+          "claims of each agent in each bar (1-4), one per beat");
 ABSL_FLAG(double, rate, 150000, "claims per second while loading a bar");
 ABSL_FLAG(int, bars, 3, "bars to measure");
 ABSL_FLAG(double, grace_ms, 100, "the grace Reverb was started with");
@@ -89,22 +92,27 @@ class Driver {
 
   void Flush() { natsConnection_FlushTimeout(conn_, 10000); }
 
-  // One claim per agent at `beat`, paced.
-  void Load(int64_t beat, uint64_t sequence) {
+  // The claims of every agent for the bar starting at `downbeat`: pass i
+  // claims at beat downbeat + i, paced.
+  void Load(int64_t downbeat, uint64_t sequence) {
     const std::string subject = StatusSubject(absl::GetFlag(FLAGS_cluster_id));
     const int64_t agents = absl::GetFlag(FLAGS_agents);
+    const int passes = absl::GetFlag(FLAGS_claims_per_agent);
     const double rate = absl::GetFlag(FLAGS_rate);
     std::string claim;
     const Clock::time_point start = Clock::now();
-    for (int64_t agent = 0; agent < agents; ++agent) {
-      if (agent % 1000 == 0) {
-        std::this_thread::sleep_until(
-            start + std::chrono::duration_cast<Clock::duration>(
-                        std::chrono::duration<double>(agent / rate)));
+    int64_t sent = 0;
+    for (int pass = 0; pass < passes; ++pass) {
+      for (int64_t agent = 0; agent < agents; ++agent, ++sent) {
+        if (sent % 1000 == 0) {
+          std::this_thread::sleep_until(
+              start + std::chrono::duration_cast<Clock::duration>(
+                          std::chrono::duration<double>(sent / rate)));
+        }
+        StatusClaimJson(agent, downbeat + pass, sequence + pass, &claim);
+        natsConnection_Publish(conn_, subject.c_str(), claim.data(),
+                               static_cast<int>(claim.size()));
       }
-      StatusClaimJson(agent, beat, sequence, &claim);
-      natsConnection_Publish(conn_, subject.c_str(), claim.data(),
-                             static_cast<int>(claim.size()));
     }
     natsConnection_FlushTimeout(conn_, 10000);
   }
@@ -135,7 +143,7 @@ int MeasureBars(Driver& driver) {
       std::chrono::duration<double, std::milli>(absl::GetFlag(FLAGS_grace_ms)));
   std::string line;
   for (int k = 0; k < absl::GetFlag(FLAGS_bars); ++k) {
-    // Load the bar: its frames, then one claim per agent.
+    // Load the bar: its frames, then the claims of every agent.
     const int64_t downbeat = int64_t{k} * kBeatsPerBar;
     for (int b = 1; b < kBeatsPerBar; ++b) {
       driver.Beat(downbeat + b);
@@ -146,7 +154,8 @@ int MeasureBars(Driver& driver) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     driver.Load(downbeat, static_cast<uint64_t>(k));
     std::printf("loaded bar=%d claims=%lld\n", k,
-                static_cast<long long>(absl::GetFlag(FLAGS_agents)));
+                static_cast<long long>(absl::GetFlag(FLAGS_agents) *
+                                       absl::GetFlag(FLAGS_claims_per_agent)));
     std::fflush(stdout);
     if (!std::getline(std::cin, line) || line != "go") {
       return 1;
@@ -212,5 +221,10 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  const int passes = absl::GetFlag(FLAGS_claims_per_agent);
+  if (passes < 1 || passes > 4) {
+    std::fprintf(stderr, "bar_latency: claims_per_agent must be 1-4\n");
+    return 2;
+  }
   return backbeat::bench::Run();
 }
