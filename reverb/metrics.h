@@ -45,7 +45,9 @@ class Metrics {
 
   // Beat path and bar-closer. Call RecordBar once per report after it was
   // published: it sets the last-bar gauges, counts the report and observes
-  // `close_latency_seconds` (publication time minus the bar's due time).
+  // `close_latency_seconds` (the time the server confirmed the report,
+  // or it was handed to the client while disconnected, minus the bar's due
+  // time).
   void CountBeat(BeatOutcome outcome);
   void CountRejectedBeat(RejectReason reason);
   void RecordBar(const BarReport& report, double close_latency_seconds);
