@@ -239,6 +239,7 @@ class Exporter : public prometheus::Collectable {
   }
   void RecordBar(const BarReport& report, double close_latency_seconds);
   void CountPublishFailure() { publish_failures_->Increment(); }
+  void CountUnconfirmedFlush() { unconfirmed_->Increment(); }
   void SetEngineStats(const EngineStats& stats);
 
   void SetConnected(bool up) { connected_.store(up); }
@@ -291,6 +292,7 @@ class Exporter : public prometheus::Collectable {
   std::array<prometheus::Counter*, kRejectReasons.size()> beats_rejected_{};
   prometheus::Counter* published_ = nullptr;
   prometheus::Counter* publish_failures_ = nullptr;
+  prometheus::Counter* unconfirmed_ = nullptr;
   prometheus::Counter* reconnects_ = nullptr;
   prometheus::Counter* dead_letters_ = nullptr;
   prometheus::Histogram* close_latency_ = nullptr;
@@ -337,6 +339,9 @@ Exporter::Exporter(const std::string& cluster)
                        "BarReports published on NATS.");
   publish_failures_ = counter("reverb_bar_publish_failures_total",
                               "BarReports that could not be published.");
+  unconfirmed_ = counter("reverb_bar_unconfirmed_flushes_total",
+                         "Flushes after publishing BarReports that the NATS "
+                         "server did not confirm in time.");
   reconnects_ = counter("reverb_nats_reconnects_total",
                         "Times the NATS connection was re-established.");
   dead_letters_ = counter("reverb_dead_letters_total",
@@ -745,6 +750,9 @@ void Metrics::RecordBar(const BarReport& report, double close_latency_seconds) {
   impl_->exporter->RecordBar(report, close_latency_seconds);
 }
 void Metrics::CountPublishFailure() { impl_->exporter->CountPublishFailure(); }
+void Metrics::CountUnconfirmedFlush() {
+  impl_->exporter->CountUnconfirmedFlush();
+}
 void Metrics::SetEngineStats(const EngineStats& stats) {
   impl_->exporter->SetEngineStats(stats);
 }

@@ -52,6 +52,7 @@ class Metrics {
   void CountRejectedBeat(RejectReason reason);
   void RecordBar(const BarReport& report, double close_latency_seconds);
   void CountPublishFailure();
+  void CountUnconfirmedFlush();  // The server did not confirm the reports.
   void SetEngineStats(const EngineStats& stats);  // Running totals.
 
   // Transport.

@@ -440,6 +440,7 @@ void Server::State::SendNow() {
   }
   natsStatus s = natsConnection_FlushTimeout(conn, kReportFlushMillis);
   if (s != NATS_OK) {
+    metrics.CountUnconfirmedFlush();
     spdlog::warn("bar: the server did not confirm the reports: {}",
                  std::string(NatsStatus(s, "flush").message()));
   }

@@ -27,6 +27,7 @@ REQUIRED = [
     "reverb_nats_dropped_messages_total", "reverb_nats_connected",
     "reverb_ready", "reverb_beats_total", "reverb_bar_reports_published_total",
     "reverb_bar_publish_failures_total", "reverb_dead_letters_total",
+    "reverb_bar_unconfirmed_flushes_total",
 ]
 
 

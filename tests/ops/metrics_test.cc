@@ -265,6 +265,7 @@ TEST_F(MetricsTest, TransportBeatsAndEngineCounters) {
   metrics_.CountBeat(BeatOutcome::kBeat);
   metrics_.CountBeat(BeatOutcome::kWrongCluster);
   metrics_.CountPublishFailure();
+  metrics_.CountUnconfirmedFlush();
   metrics_.SetConnected(true);
   metrics_.SetDroppedTotal(40);
   metrics_.SetDroppedTotal(12);  // A lower total never goes back.
@@ -287,6 +288,7 @@ TEST_F(MetricsTest, TransportBeatsAndEngineCounters) {
   EXPECT_THAT(Find(s, "reverb_beats_total", {{"outcome", "duplicate"}}),
               Optional(0.0));
   EXPECT_THAT(Find(s, "reverb_bar_publish_failures_total"), Optional(1.0));
+  EXPECT_THAT(Find(s, "reverb_bar_unconfirmed_flushes_total"), Optional(1.0));
   EXPECT_THAT(Find(s, "reverb_nats_connected"), Optional(1.0));
   EXPECT_THAT(Find(s, "reverb_nats_dropped_messages_total"), Optional(40.0));
   EXPECT_THAT(Find(s, "reverb_nats_reconnects_total"), Optional(1.0));
