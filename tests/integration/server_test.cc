@@ -84,6 +84,22 @@ class ServerTest : public ::testing::Test {
     server_ = *std::move(server);
   }
 
+  // Replaces the fixture's Reverb with one that waits `grace` for late
+  // claims; its counters start from zero.
+  void RestartReverbWithGrace(absl::Duration grace) {
+    ServerOptions options;
+    server_.reset();
+    options.nats_url = nats_->url();
+    options.engine.cluster_id = kCluster;
+    options.engine.grace = grace;
+    options.metrics_address = "127.0.0.1:0";
+    auto server = Server::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    published_claims_ = published_beats_ = 0;
+    absl::SleepFor(kSettle);
+  }
+
   void Reconnect() {
     client_.reset();
     auto client = TestNatsClient::Connect(nats_->url());
@@ -378,19 +394,26 @@ TEST_F(ServerTest, ReconnectsAfterServerRestartAndFlagsTheBar) {
   EXPECT_EQ(interrupted->severity, Severity::kCritical);
 }
 
-TEST_F(ServerTest, ShutdownPublishesBarsWhoseBoundaryIsKnown) {
-  ServerOptions slow;
-  server_.reset();
-  slow.nats_url = nats_->url();
-  slow.engine.cluster_id = kCluster;
-  slow.engine.grace = absl::Seconds(30);  // Longer than this test.
-  slow.metrics_address = "127.0.0.1:0";
-  auto server = Server::Start(slow);
-  ASSERT_TRUE(server.ok()) << server.status();
-  server_ = *std::move(server);
-  published_claims_ = published_beats_ = 0;
-  absl::SleepFor(kSettle);
+// Reverb waits for the server to confirm its reports; a frozen server does
+// not, which is counted, and the report still goes out once it wakes.
+TEST_F(ServerTest, UnconfirmedReportsAreCountedAndStillDelivered) {
+  RestartReverbWithGrace(absl::Seconds(1));
+  PlayBar(0, 0, 1);
+  Publish(kStatus, Claim("a1", 1, ClaimState::kExecuting));
+  Settle();
+  PlayBar(1, 2, 2);  // Bar 0 is due a second after Reverb took this frame.
 
+  ASSERT_TRUE(nats_->Pause().ok());
+  absl::SleepFor(absl::Seconds(2));  // Past the due time and the flush wait.
+  ASSERT_TRUE(nats_->Resume().ok());
+
+  EXPECT_EQ(Report(1).agents_reporting, 1);
+  EXPECT_EQ(Metric("reverb_bar_unconfirmed_flushes_total"), 1);
+  EXPECT_EQ(Metric("reverb_bar_reports_published_total"), 1);
+}
+
+TEST_F(ServerTest, ShutdownPublishesBarsWhoseBoundaryIsKnown) {
+  RestartReverbWithGrace(absl::Seconds(30));  // Longer than this test.
   PlayBar(0, 0, 1);
   Publish(kStatus, Claim("a1", 1, ClaimState::kExecuting));
   Settle();

@@ -104,7 +104,10 @@ absl::Status NatsServer::Stop() {
   if (process_ == nullptr) {
     return absl::OkStatus();
   }
-  absl::Status status = process_->Terminate(SIGTERM);
+  absl::Status status = process_->Terminate(SIGCONT);  // If paused.
+  if (status.ok()) {
+    status = process_->Terminate(SIGTERM);
+  }
   if (status.ok() && !process_->Wait(kStopTimeout).ok()) {
     status = process_->Terminate(SIGKILL);
   }
@@ -134,6 +137,20 @@ absl::Status NatsServer::Restart(std::vector<std::string> extra_args) {
 
 bool NatsServer::Running() {
   return process_ != nullptr && process_->Running();
+}
+
+absl::Status NatsServer::Pause() {
+  if (process_ == nullptr) {
+    return absl::FailedPreconditionError("nats-server: not running");
+  }
+  return process_->Terminate(SIGSTOP);
+}
+
+absl::Status NatsServer::Resume() {
+  if (process_ == nullptr) {
+    return absl::FailedPreconditionError("nats-server: not running");
+  }
+  return process_->Terminate(SIGCONT);
 }
 
 }  // namespace backbeat::test_support

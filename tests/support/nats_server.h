@@ -55,6 +55,11 @@ class NatsServer {
 
   bool Running();
 
+  // Freezes the server (SIGSTOP): connections stay open but nothing is
+  // read or answered until Resume (SIGCONT). Stop resumes it first.
+  absl::Status Pause();
+  absl::Status Resume();
+
   // The server's log (its stderr) since the last (re)start.
   std::string Log() const;
 
