@@ -6,12 +6,12 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
 #include "common/nats_flags.h"
 #include "common/nats_status.h"
+#include "common/program.h"
 #include "common/stop_signals.h"
 #include "reverb/server.h"
 #include "spdlog/spdlog.h"
@@ -102,13 +102,14 @@ const char* TlsName(const std::string& url, const backbeat::NatsSecurity& s) {
 
 void LogConfiguration(const ServerOptions& o) {
   spdlog::info(
-      "start: cluster={} nats={} auth={} tls={} beat={} status={} bar={} "
-      "grace={} "
+      "start: version={} cluster={} nats={} auth={} tls={} beat={} "
+      "status={} bar={} grace={} "
       "ingest_threads={} max_message_bytes={} dead_letter={} metrics={} "
       "tempo_drift_share={} hold_beats={}",
-      o.engine.cluster_id, backbeat::RedactNatsUrls(o.nats_url),
-      backbeat::NatsAuthMode(o.security), TlsName(o.nats_url, o.security),
-      o.beat_subject, o.status_subject, o.bar_subject,
+      std::string(backbeat::Version()), o.engine.cluster_id,
+      backbeat::RedactNatsUrls(o.nats_url), backbeat::NatsAuthMode(o.security),
+      TlsName(o.nats_url, o.security), o.beat_subject, o.status_subject,
+      o.bar_subject,
       o.engine.grace ? absl::FormatDuration(*o.engine.grace) : "auto",
       o.ingest_threads, o.limits.max_bytes,
       o.dead_letter_subject.empty() ? "off" : o.dead_letter_subject,
@@ -118,7 +119,8 @@ void LogConfiguration(const ServerOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  backbeat::SetProgramUsage(
+      "reverb",
       "aggregates BACKBEAT StatusClaims into one BarReport per bar.\n"
       "  reverb --nats_url=nats://127.0.0.1:4222 --cluster_id=local");
   absl::ParseCommandLine(argc, argv);

@@ -16,7 +16,6 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -25,6 +24,7 @@
 #include "common/nats_flags.h"
 #include "common/nats_security.h"
 #include "common/nats_status.h"
+#include "common/program.h"
 #include "common/stop_signals.h"
 #include "spdlog/spdlog.h"
 #include "tools/sim_model.h"
@@ -477,7 +477,8 @@ int Run(const RunOptions& options) {
 }  // namespace backbeat::sim
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  backbeat::SetProgramUsage(
+      "backbeat-sim",
       "plays BACKBEAT Pulse and a population of agents over NATS.\n"
       "  backbeat-sim --nats_url=nats://127.0.0.1:4222 --agents=20");
   absl::ParseCommandLine(argc, argv);

@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/contract.h"
+#include "common/program.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 #include "tools/validate_input.h"
@@ -36,6 +37,7 @@ message per line (NDJSON).
   --quiet         print only invalid messages
   --exit-code     exit 1 if any message is invalid
   --help          print this help
+  --version       print the version
 
 Exit status: 0 when done (all valid, or --exit-code not given), 1 with
 --exit-code when a message is invalid, 2 on a usage error.
@@ -107,12 +109,16 @@ int ParseArgs(int argc, char** argv, Options* options) {
       return true;
     };
     bool is_switch = arg == "--json" || arg == "--quiet" ||
-                     arg == "--exit-code" || arg == "--help";
+                     arg == "--exit-code" || arg == "--help" ||
+                     arg == "--version";
     if (is_switch && has_value) {
       return UsageError(arg + " takes no value");
     }
     if (arg == "--help") {
       std::fputs(kUsage, stdout);
+      return 0;
+    } else if (arg == "--version") {
+      std::printf("backbeat-validate %s\n", std::string(Version()).c_str());
       return 0;
     } else if (arg == "--json") {
       options->json = true;

@@ -13,7 +13,6 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/contract.h"
@@ -21,6 +20,7 @@
 #include "common/nats_flags.h"
 #include "common/nats_security.h"
 #include "common/nats_status.h"
+#include "common/program.h"
 #include "common/stop_signals.h"
 #include "spdlog/spdlog.h"
 #include "tools/watch_format.h"
@@ -126,7 +126,8 @@ int Watch(natsConnection* connection, const std::string& subject) {
 }  // namespace backbeat::watch
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  backbeat::SetProgramUsage(
+      "backbeat-watch",
       "prints BACKBEAT BarReports as they arrive.\n"
       "  backbeat-watch --nats_url=nats://127.0.0.1:4222 --count=5");
   absl::ParseCommandLine(argc, argv);

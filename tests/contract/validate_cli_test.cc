@@ -8,6 +8,8 @@
 #include <fstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "common/program.h"
 #include "rapidjson/document.h"
 #include "tests/contract/example_set.h"
 
@@ -125,10 +127,17 @@ TEST(ValidateCliTest, UsageErrorsExitTwo) {
 TEST(ValidateCliTest, HelpNamesEveryFlag) {
   CliRun run = Validate("--help");
   EXPECT_EQ(run.exit_code, 0);
-  for (const char* flag : {"--schemas", "--file", "--dir", "--message -",
-                           "--json", "--quiet", "--exit-code", "--help"}) {
+  for (const char* flag :
+       {"--schemas", "--file", "--dir", "--message -", "--json", "--quiet",
+        "--exit-code", "--help", "--version"}) {
     EXPECT_NE(run.out.find(flag), std::string::npos) << flag;
   }
+}
+
+TEST(ValidateCliTest, VersionNamesTheProgramAndItsVersion) {
+  CliRun run = Validate("--version");
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.out, absl::StrCat("backbeat-validate ", Version(), "\n"));
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/program.h"
 #include "gtest/gtest.h"
 #include "tests/support/nats_server.h"
 #include "tests/support/ports.h"
@@ -115,6 +116,19 @@ TEST(LifecycleTest, BadFlagsAreUsageErrors) {
     EXPECT_NE(reverb->ReadStderr().find(c.error), std::string::npos)
         << reverb->ReadStderr();
   }
+}
+
+TEST(LifecycleTest, VersionNamesTheProgramAndItsVersion) {
+  SubprocessOptions options;
+  options.argv = {REVERB_BINARY, "--version"};
+  options.stdout_spec = test_support::OutputSpec::Capture();
+  auto reverb = Subprocess::Start(options);
+  ASSERT_TRUE(reverb.ok()) << reverb.status();
+  auto exit = (*reverb)->Wait(absl::Seconds(30));
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_TRUE(exit->Success()) << exit->ToString();
+  EXPECT_EQ((*reverb)->ReadStdout(),
+            absl::StrCat("reverb ", backbeat::Version(), "\n"));
 }
 
 TEST(LifecycleTest, BusyMetricsPortIsAClearError) {
