@@ -73,6 +73,16 @@ void BM_OnClaim(benchmark::State& state) {
 }
 BENCHMARK(BM_OnClaim)->Arg(10'000)->Arg(100'000)->Arg(1'000'000);
 
+// Benchmarks over a whole bar of 10k, 100k and 1M agents: five bars each,
+// timed in milliseconds.
+void WholeBars(benchmark::internal::Benchmark* b) {
+  b->Unit(benchmark::kMillisecond)
+      ->Arg(10'000)
+      ->Arg(100'000)
+      ->Arg(1'000'000)
+      ->Iterations(5);
+}
+
 // Merging a bar's shards: every agent claimed on two of the four shards
 // (its claims were spread over ingest threads), and the maps made disjoint
 // partition by partition, as the seal does before it counts. Loading the
@@ -114,12 +124,7 @@ void BM_MergeShards(benchmark::State& state) {
       static_cast<double>(kept) / static_cast<double>(state.iterations()));
   state.SetItemsProcessed(state.iterations() * agents);
 }
-BENCHMARK(BM_MergeShards)
-    ->Unit(benchmark::kMillisecond)
-    ->Arg(10'000)
-    ->Arg(100'000)
-    ->Arg(1'000'000)
-    ->Iterations(5);
+BENCHMARK(BM_MergeShards)->Apply(WholeBars);
 
 // Sealing: the next downbeat arrives and the bar-closer polls after grace.
 // Loading the bar (one claim per agent, spread over the shards) is not
@@ -152,12 +157,7 @@ void BM_SealBar(benchmark::State& state) {
   state.counters["agents_per_report"] = benchmark::Counter(
       static_cast<double>(reported) / static_cast<double>(state.iterations()));
 }
-BENCHMARK(BM_SealBar)
-    ->Unit(benchmark::kMillisecond)
-    ->Arg(10'000)
-    ->Arg(100'000)
-    ->Arg(1'000'000)
-    ->Iterations(5);
+BENCHMARK(BM_SealBar)->Apply(WholeBars);
 
 // Parsing and validating one ~250-byte claim, for comparison.
 void BM_ParseClaim(benchmark::State& state) {
