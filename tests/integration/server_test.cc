@@ -72,11 +72,11 @@ class ServerTest : public ::testing::Test {
     Reconnect();
   }
 
-  void StartReverb() {
+  void StartReverb(absl::Duration grace = absl::Milliseconds(400)) {
     ServerOptions options;
     options.nats_url = nats_->url();
     options.engine.cluster_id = kCluster;
-    options.engine.grace = absl::Milliseconds(400);
+    options.engine.grace = grace;
     options.metrics_address = "127.0.0.1:0";
     options.dead_letter_subject = kDeadLetter;
     auto server = Server::Start(options);
@@ -87,15 +87,8 @@ class ServerTest : public ::testing::Test {
   // Replaces the fixture's Reverb with one that waits `grace` for late
   // claims; its counters start from zero.
   void RestartReverbWithGrace(absl::Duration grace) {
-    ServerOptions options;
     server_.reset();
-    options.nats_url = nats_->url();
-    options.engine.cluster_id = kCluster;
-    options.engine.grace = grace;
-    options.metrics_address = "127.0.0.1:0";
-    auto server = Server::Start(options);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
+    StartReverb(grace);
     published_claims_ = published_beats_ = 0;
     absl::SleepFor(kSettle);
   }
